@@ -1,0 +1,45 @@
+# The commands a contributor and CI run. `make run` and `make test` work on a fresh machine.
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PYTEST_WORKERS ?= 2
+
+.PHONY: setup run test test-fast lint format docs clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## serve kibitz on http://127.0.0.1:8000 from the SQLite file kibitz.db (migrated on start)
+run: setup
+	$(BIN)/kibitz serve
+
+## the whole suite, on SQLite and PostgreSQL, in parallel
+test: setup
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
+
+test-fast: setup
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not browser"
+
+lint: setup
+	$(BIN)/ruff format --check kibitz tests
+	$(BIN)/ruff check kibitz tests
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format kibitz tests
+	$(BIN)/ruff check --fix kibitz tests
+
+## regenerate the reference pages that are built from the code
+docs: setup
+	$(BIN)/kibitz settings --markdown > docs/settings.md
+	$(BIN)/kibitz settings --toml > kibitz.example.toml
+	$(BIN)/python -m kibitz.docs
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

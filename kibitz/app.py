@@ -1,0 +1,117 @@
+"""create_app: the routes, the middleware and the lifecycle of one kibitz process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.config.cors import CORSConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from kibitz import __version__
+from kibitz.context import Kibitz
+from kibitz.settings import Settings, load_settings
+from kibitz.web import api, errors, feeds, pages
+
+HERE = Path(__file__).parent
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+    "connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'; "
+    "object-src 'none'"
+)
+
+
+def security_headers(app: ASGIApp) -> ASGIApp:
+    """nosniff and a referrer policy on everything; a strict CSP on every HTML page."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                headers.append((b"x-content-type-options", b"nosniff"))
+                headers.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
+                content_type = dict(headers).get(b"content-type", b"")
+                if content_type.startswith(b"text/html") and b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", CSP.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return middleware
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Litestar:
+    if kb is None:
+        kb = Kibitz.create(settings or load_settings())
+    settings = kb.settings
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await kb.close()
+
+    app = Litestar(
+        route_handlers=[
+            api.CommentsController,
+            api.CountsController,
+            api.ThreadsController,
+            feeds.site_feed,
+            feeds.thread_feed,
+            pages.home,
+            pages.discussion,
+            healthz,
+            create_static_files_router(path="/static", directories=[HERE / "static"]),
+        ],
+        exception_handlers=errors.HANDLERS,
+        middleware=[security_headers],
+        cors_config=CORSConfig(
+            allow_origins=sorted(settings.origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Content-Type", "X-Kibitz-Edit-Token", "If-None-Match"],
+            expose_headers=["ETag", "Retry-After"],
+            allow_credentials=True,
+            max_age=3600,
+        ),
+        openapi_config=OpenAPIConfig(
+            title="kibitz",
+            version=__version__,
+            description="Reader discussion for independent news sites.",
+            path="/api/v1",
+            render_plugins=[ScalarRenderPlugin(path="/docs")],
+        ),
+        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        request_max_body_size=settings.max_request_bytes,
+        lifespan=[lifespan],
+        debug=False,
+        logging_config=None,
+    )
+    app.state.kibitz = kb
+    return app
+
+
+def app_from_env() -> Any:
+    """The ASGI app for ``uvicorn --factory kibitz.app:app_from_env``."""
+    return create_app()

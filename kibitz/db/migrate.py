@@ -1,0 +1,49 @@
+"""Alembic migrations, run from code: ``kibitz migrate`` and ``kibitz serve`` call these."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+from kibitz.db.engine import Database
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def _upgrade(conn: Connection, cfg: Config, revision: str) -> None:
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, revision)
+
+
+def _current(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+async def upgrade(db: Database, revision: str = "head") -> None:
+    cfg = alembic_config()
+    async with db.writer.connect() as conn:
+        await conn.run_sync(_upgrade, cfg, revision)
+        await conn.commit()
+
+
+async def current_revision(db: Database) -> str | None:
+    async with db.writer.connect() as conn:
+        return await conn.run_sync(_current)
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+

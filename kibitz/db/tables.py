@@ -1,0 +1,176 @@
+"""The schema: every table kibitz stores, with the invariants the database enforces."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both engines (SQLite stores them naive, in UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+COMMENT_STATUSES = ("approved", "pending", "spam", "rejected", "deleted")
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("key", String(512), nullable=False, unique=True),
+    Column("title", String(300), nullable=False, server_default=""),
+    Column("url", String(2048), nullable=False, server_default=""),
+    Column("closed", Boolean, nullable=False, server_default=text("false")),
+    # approved comments, kept in step with every write
+    Column("comment_count", Integer, nullable=False, server_default="0"),
+    # bumped on every write that changes what a reader of the thread sees
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_comment_at", UTCDateTime, nullable=True),
+    CheckConstraint("comment_count >= 0", name="comment_count_nonnegative"),
+    CheckConstraint("length(key) > 0", name="key_not_empty"),
+)
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("thread_id", Id, ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
+    Column("parent_id", Id, ForeignKey("comments.id"), nullable=True),
+    # the top-level ancestor (NULL for top-level comments): one query loads a whole subtree
+    Column("root_id", Id, ForeignKey("comments.id"), nullable=True),
+    Column("depth", Integer, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False),
+    Column("author_name", String(100), nullable=False),
+    Column("author_email", String(254), nullable=True),
+    Column("author_url", String(2048), nullable=True),
+    Column("body_md", Text, nullable=False),
+    Column("body_html", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("edited_at", UTCDateTime, nullable=True),
+    Column("deleted_at", UTCDateTime, nullable=True),
+    Column("up", Integer, nullable=False, server_default="0"),
+    Column("down", Integer, nullable=False, server_default="0"),
+    Column("score", Integer, nullable=False, server_default="0"),
+    Column("wilson", Float, nullable=False, server_default="0"),
+    # direct replies that are visible (approved, or deleted placeholders with replies)
+    Column("reply_count", Integer, nullable=False, server_default="0"),
+    Column("edit_token_hash", String(64), nullable=True),
+    Column("voter_id", String(64), nullable=True),
+    Column("ip_hash", String(64), nullable=True),
+    CheckConstraint(
+        "status IN ('approved', 'pending', 'spam', 'rejected', 'deleted')", name="status_known"
+    ),
+    CheckConstraint("up >= 0 AND down >= 0", name="votes_nonnegative"),
+    CheckConstraint("score = up - down", name="score_is_up_minus_down"),
+    CheckConstraint("reply_count >= 0", name="reply_count_nonnegative"),
+    CheckConstraint("depth >= 0", name="depth_nonnegative"),
+    CheckConstraint(
+        "(parent_id IS NULL AND root_id IS NULL AND depth = 0)"
+        " OR (parent_id IS NOT NULL AND root_id IS NOT NULL AND depth > 0)",
+        name="tree_shape",
+    ),
+)
+
+_top = {
+    "sqlite_where": text("parent_id IS NULL"),
+    "postgresql_where": text("parent_id IS NULL"),
+}
+# First pages of every sort order read an index, however long the thread is.
+Index("ix_comments_top_created", comments.c.thread_id, comments.c.created_at, comments.c.id, **_top)
+Index(
+    "ix_comments_top_score",
+    comments.c.thread_id,
+    comments.c.score,
+    comments.c.created_at,
+    comments.c.id,
+    **_top,
+)
+Index(
+    "ix_comments_top_wilson",
+    comments.c.thread_id,
+    comments.c.wilson,
+    comments.c.created_at,
+    comments.c.id,
+    **_top,
+)
+Index("ix_comments_root", comments.c.root_id, comments.c.created_at, comments.c.id)
+Index("ix_comments_parent", comments.c.parent_id)
+Index("ix_comments_recent", comments.c.created_at, comments.c.id)
+Index("ix_comments_thread_recent", comments.c.thread_id, comments.c.created_at)
+
+votes = Table(
+    "votes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),
+    Column("voter_id", String(64), nullable=False),
+    Column("value", SmallInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("comment_id", "voter_id", name="uq_votes_comment_voter"),
+    CheckConstraint("value IN (-1, 1)", name="value_up_or_down"),
+)
+Index("ix_votes_voter", votes.c.voter_id)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)

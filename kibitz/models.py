@@ -1,0 +1,123 @@
+"""The shapes kibitz exchanges: what the API accepts and returns, shared by every caller."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+Sort = Literal["newest", "oldest", "most_voted", "best"]
+SORTS: tuple[Sort, ...] = ("newest", "oldest", "most_voted", "best")
+PublicStatus = Literal["approved", "pending", "deleted"]
+
+
+class Reader(Struct, frozen=True):
+    """Who is acting, as the server knows them; never sent to anyone."""
+
+    voter_id: str | None = None
+    ip_hash: str | None = None
+
+
+class Author(Struct, frozen=True):
+    name: str | None
+    url: str | None
+
+
+class Votes(Struct):
+    up: int
+    down: int
+    score: int
+
+
+class Comment(Struct):
+    """A comment as anyone may see it: never an e-mail address, never an IP."""
+
+    id: int
+    parent_id: int | None
+    author: Author
+    body_html: str
+    created_at: datetime
+    edited_at: datetime | None
+    status: PublicStatus
+    votes: Votes
+    replies: list[Comment] = msgspec.field(default_factory=list)
+
+
+class PostedComment(Comment, kw_only=True):
+    """The answer to the comment's author: the comment and the secret that lets them edit it."""
+
+    edit_token: str
+    edit_until: datetime
+
+
+class ThreadInfo(Struct):
+    key: str
+    title: str
+    url: str
+    comment_count: int
+    closed: bool
+
+
+class ThreadPage(Struct):
+    thread: ThreadInfo
+    comments: list[Comment]
+    next_cursor: str | None
+
+
+class VoteResult(Struct):
+    up: int
+    down: int
+    score: int
+    my_vote: int
+
+
+class Counts(Struct):
+    counts: dict[str, int]
+
+
+class NewComment(Struct, forbid_unknown_fields=False):
+    thread: str
+    body: str
+    parent_id: int | None = None
+    author_name: str | None = None
+    author_email: str | None = None
+    author_url: str | None = None
+    thread_title: str | None = None
+    thread_url: str | None = None
+
+
+class CommentEdit(Struct):
+    body: str
+
+
+class VoteIn(Struct):
+    value: Annotated[int, Meta(ge=-1, le=1)]
+
+
+class CountsIn(Struct):
+    threads: list[str]
+
+
+class NewThread(Struct):
+    key: str
+    title: str = ""
+    url: str = ""
+    closed: bool = False
+
+
+class ThreadUpdate(Struct):
+    title: str | None = None
+    url: str | None = None
+    closed: bool | None = None
+
+
+class ErrorDetail(Struct, omit_defaults=True):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(Struct):
+    error: ErrorDetail

@@ -1,0 +1,335 @@
+"""Every setting kibitz reads, declared once with its type, default and help.
+
+Values come from ``KIBITZ_<NAME>`` environment variables, then from an optional TOML file
+(``KIBITZ_CONFIG``, default ``kibitz.toml`` when it exists), then from the defaults below.
+``kibitz check`` and ``load_settings`` report every bad value at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+DEV_SECRET = "development-only-insecure-secret-key"  # noqa: S105 (refused in production)
+
+
+def _s(default: Any, help: str, *, secret: bool = False, choices: tuple[str, ...] = ()) -> Any:
+    meta = {"help": help, "secret": secret, "choices": choices}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Settings:
+    # -- deployment
+    env: Literal["development", "production"] = _s(
+        "development",
+        "`production` refuses placeholder secrets and insecure cookies.",
+        choices=("development", "production"),
+    )
+    database_url: str = _s(
+        "sqlite:///kibitz.db",
+        "SQLAlchemy URL of the database: `sqlite:///path.db` or `postgresql://user@host/db`.",
+    )
+    secret_key: str = _s(
+        "",
+        "Key for signed cookies and keyed IP hashes; 32+ random characters. Required in "
+        "production; development falls back to a fixed, insecure key.",
+        secret=True,
+    )
+    public_url: str = _s(
+        "http://127.0.0.1:8000",
+        "The address readers reach kibitz at; used for links, feeds and cookie security.",
+    )
+    site_name: str = _s("kibitz", "The site's name, shown in feeds and pages.")
+    host: str = _s("127.0.0.1", "Address `kibitz serve` binds to.")
+    port: int = _s(8000, "Port `kibitz serve` listens on.")
+    workers: int = _s(1, "Server processes for `kibitz serve`.")
+    auto_migrate: bool = _s(True, "Apply database migrations when `kibitz serve` starts.")
+    db_pool_size: int = _s(
+        4, "Reader connections per process (PostgreSQL: the whole pool; SQLite: readers)."
+    )
+    log_level: str = _s(
+        "info", "Logging level.", choices=("debug", "info", "warning", "error")
+    )
+    trust_forwarded_for: bool = _s(
+        False,
+        "Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).",
+    )
+
+    # -- who may open threads and call the API from a browser
+    allowed_origins: list[str] = _s(
+        [],
+        "Origins (scheme://host[:port]) whose pages may embed kibitz and open threads; the "
+        "origin of public_url is always allowed.",
+    )
+    thread_url_patterns: list[str] = _s(
+        ["/*"],
+        "Glob patterns for the URL path of pages on which a first comment opens a thread.",
+    )
+
+    # -- comments
+    require_name: bool = _s(True, "Guests must give a name.")
+    require_email: bool = _s(False, "Guests must give an e-mail address.")
+    allow_website: bool = _s(True, "Guests may give a website address.")
+    guest_name: str = _s("Guest", "Name shown for a comment whose author gave none.")
+    max_body_chars: int = _s(10_000, "Longest comment body, in characters of Markdown.")
+    max_request_bytes: int = _s(65_536, "Largest request body the API accepts.")
+    edit_window_seconds: int = _s(
+        900, "How long after posting a reader may edit or delete their comment."
+    )
+    display_depth: int = _s(
+        5,
+        "Nesting levels shown (top level counts as one); deeper replies are shown flat "
+        "under their deepest shown ancestor.",
+    )
+    page_size: int = _s(50, "Top-level comments on the first page of a thread.")
+    max_page_size: int = _s(200, "Largest `limit` a client may ask for.")
+    moderation: Literal["none", "all"] = _s(
+        "none", "Hold comments for approval: `none` or `all`.", choices=("none", "all")
+    )
+    markdown_images: bool = _s(False, "Render Markdown images (otherwise their alt text).")
+    links_new_tab: bool = _s(True, "Links in comments open in a new tab.")
+    rate_limits: str = _s(
+        "",
+        "Overrides of the rate-limit table, e.g. `comment.voter=5/60,vote.ip=300/60` "
+        "(requests/seconds). See docs/rate-limits.md.",
+    )
+
+    # -- speed
+    cache_max_bytes: int = _s(64 * 1024 * 1024, "Memory for cached thread pages and counts.")
+
+    @property
+    def effective_secret(self) -> str:
+        return self.secret_key or DEV_SECRET
+
+    @property
+    def public_origin(self) -> str:
+        return origin_of(self.public_url) or "http://127.0.0.1:8000"
+
+    @property
+    def origins(self) -> frozenset[str]:
+        return frozenset([self.public_origin, *(o.rstrip("/") for o in self.allowed_origins)])
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.public_url.startswith("https://")
+
+
+class SettingsError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def origin_of(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def setting_fields() -> list[dataclasses.Field[Any]]:
+    return list(fields(Settings))
+
+
+def env_name(name: str) -> str:
+    return f"KIBITZ_{name.upper()}"
+
+
+def _type_name(f: dataclasses.Field[Any]) -> str:
+    return str(f.type).replace("typing.", "")
+
+
+def _parse(f: dataclasses.Field[Any], raw: Any) -> Any:
+    kind = _type_name(f)
+    if kind.startswith("list"):
+        if isinstance(raw, list):
+            return [str(x).strip() for x in raw if str(x).strip()]
+        return [x.strip() for x in str(raw).split(",") if x.strip()]
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        low = str(raw).strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"expected true or false, got {raw!r}")
+    if kind == "int":
+        if isinstance(raw, bool):
+            raise ValueError(f"expected a whole number, got {raw!r}")
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a whole number, got {raw!r}") from None
+    value = str(raw)
+    choices = f.metadata.get("choices") or ()
+    if choices and value not in choices:
+        raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+_RATE_RE = re.compile(r"^\s*([a-z.]+)\s*=\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+def parse_rate_overrides(text: str) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        m = _RATE_RE.match(part)
+        if not m:
+            raise ValueError(f"expected name=requests/seconds, got {part!r}")
+        out[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    return out
+
+
+def _validate(s: Settings) -> list[str]:
+    from kibitz.ratelimit import RATE_LIMITS  # the table lives with the limiter
+
+    problems: list[str] = []
+
+    def bad(name: str, why: str) -> None:
+        problems.append(f"{env_name(name)}: {why}")
+
+    if not s.database_url.startswith(("sqlite:", "sqlite+", "postgresql:", "postgresql+")):
+        bad("database_url", "must start with sqlite:/// or postgresql://")
+    if origin_of(s.public_url) is None:
+        bad("public_url", f"not an http(s) URL: {s.public_url!r}")
+    for o in s.allowed_origins:
+        if origin_of(o) != o.rstrip("/").lower() or urlsplit(o).path not in ("", "/"):
+            bad("allowed_origins", f"not an origin (scheme://host[:port]): {o!r}")
+    for p in s.thread_url_patterns:
+        if not p.startswith("/"):
+            bad("thread_url_patterns", f"a pattern is a URL path starting with '/': {p!r}")
+    positive = (
+        "port", "workers", "db_pool_size", "max_body_chars", "max_request_bytes",
+        "display_depth", "page_size", "max_page_size", "cache_max_bytes",
+    )  # fmt: skip
+    for name in positive:
+        if getattr(s, name) < 1:
+            bad(name, "must be at least 1")
+    if s.edit_window_seconds < 0:
+        bad("edit_window_seconds", "must not be negative")
+    if s.page_size > s.max_page_size:
+        bad("page_size", f"must not exceed max_page_size ({s.max_page_size})")
+    try:
+        for key in parse_rate_overrides(s.rate_limits):
+            if key not in RATE_LIMITS:
+                bad("rate_limits", f"unknown limit {key!r}; known: {', '.join(RATE_LIMITS)}")
+    except ValueError as exc:
+        bad("rate_limits", str(exc))
+    if s.env == "production":
+        if not s.secret_key or s.secret_key == DEV_SECRET or len(s.secret_key) < 32:
+            bad("secret_key", "production needs a random secret of at least 32 characters")
+        if not s.cookie_secure:
+            bad("public_url", "production needs an https:// public_url (cookies are Secure)")
+    return problems
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_file: str | Path | None = None
+) -> Settings:
+    """Read settings; raise SettingsError listing every problem at once."""
+    environ = os.environ if environ is None else environ
+    file_values: dict[str, Any] = {}
+    path = Path(config_file or environ.get("KIBITZ_CONFIG", "kibitz.toml"))
+    problems: list[str] = []
+    if path.is_file():
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            problems.append(f"{path}: not valid TOML: {exc}")
+    elif config_file is not None or "KIBITZ_CONFIG" in environ:
+        problems.append(f"{path}: configuration file not found")
+    known = {f.name for f in setting_fields()}
+    for key in file_values:
+        if key not in known:
+            problems.append(f"{path}: unknown setting {key!r}")
+    for key in environ:
+        if key.startswith("KIBITZ_") and key != "KIBITZ_CONFIG":
+            if key[7:].lower() not in known:
+                problems.append(f"{key}: unknown setting")
+    values: dict[str, Any] = {}
+    for f in setting_fields():
+        raw: Any
+        if env_name(f.name) in environ:
+            raw = environ[env_name(f.name)]
+        elif f.name in file_values:
+            raw = file_values[f.name]
+        else:
+            continue
+        try:
+            values[f.name] = _parse(f, raw)
+        except ValueError as exc:
+            problems.append(f"{env_name(f.name)}: {exc}")
+    settings = Settings(**values)
+    problems.extend(_validate(settings))
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def describe_default(f: dataclasses.Field[Any]) -> str:
+    if f.default_factory is not dataclasses.MISSING:
+        value = f.default_factory()
+    else:
+        value = f.default
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(value)
+    return str(value)
+
+
+def settings_reference_markdown() -> str:
+    """docs/settings.md, generated from the declarations above."""
+    lines = [
+        "# Settings",
+        "",
+        "Generated by `kibitz settings --markdown`; do not edit by hand.",
+        "Each setting is read from the environment variable shown, then from `kibitz.toml`.",
+        "",
+        "| Variable | Type | Default | Help |",
+        "| --- | --- | --- | --- |",
+    ]
+    for f in setting_fields():
+        default = describe_default(f).replace("|", "\\|") or "(empty)"
+        help_text = f.metadata["help"].replace("|", "\\|")
+        lines.append(f"| `{env_name(f.name)}` | {_type_name(f)} | `{default}` | {help_text} |")
+    return "\n".join(lines) + "\n"
+
+
+def example_toml() -> str:
+    """kibitz.example.toml, generated from the declarations above."""
+    out = [
+        "# kibitz configuration: every setting with its default.",
+        "# Copy to kibitz.toml and uncomment what you change; KIBITZ_<NAME> environment",
+        "# variables take precedence. Generated by `kibitz settings --toml`.",
+        "",
+    ]
+    for f in setting_fields():
+        out.append(f"# {f.metadata['help']}")
+        kind = _type_name(f)
+        if f.default_factory is not dataclasses.MISSING:
+            value = f.default_factory()
+        else:
+            value = f.default
+        if kind.startswith("list"):
+            rendered = "[" + ", ".join(f'"{v}"' for v in value) + "]"
+        elif kind == "bool":
+            rendered = "true" if value else "false"
+        elif kind == "int":
+            rendered = str(value)
+        else:
+            rendered = f'"{value}"'
+        out.append(f"# {f.name} = {rendered}")
+        out.append("")
+    return "\n".join(out)

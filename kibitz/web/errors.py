@@ -1,0 +1,80 @@
+"""Every error leaves as ``{"error": {"code", "message", "field"?}}``, never as a bare 500."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from kibitz.models import ErrorBody, ErrorDetail
+from kibitz.services.errors import RateLimited, ServiceError
+
+log = logging.getLogger("kibitz")
+
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+_GENERIC = {
+    400: ("bad_request", "The request could not be understood."),
+    401: ("unauthorized", "This needs an API token."),
+    403: ("forbidden", "Not allowed."),
+    404: ("not_found", "Nothing here."),
+    405: ("method_not_allowed", "That method is not allowed here."),
+    413: ("too_large", "The request is too large."),
+    415: ("unsupported_media_type", "Send JSON (Content-Type: application/json)."),
+    429: ("rate_limited", "Too many requests."),
+}
+
+
+def error_response(
+    status: int, code: str, message: str, field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[bytes]:  # fmt: skip
+    body = msgspec.json.encode(ErrorBody(ErrorDetail(code=code, message=message, field=field)))
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[bytes]:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return error_response(exc.status, exc.code, exc.message, exc.field, headers)
+
+
+def validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    first: dict[str, Any] = problems[0] if problems and isinstance(problems[0], dict) else {}
+    message = str(first.get("message") or exc.detail)
+    field = first.get("key")
+    missing = _MISSING_FIELD.search(message)
+    if missing:
+        return error_response(422, "required", f"`{missing.group(1)}` is required.", missing.group(1))
+    if field == "data":
+        return error_response(422, "invalid", f"Request body: {message}.", None)
+    return error_response(422, "invalid", f"{field}: {message}." if field else message, field)
+
+
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    code, message = _GENERIC.get(status, ("error", exc.detail))
+    if status == 400 and "json" in request.headers.get("content-type", ""):
+        code, message = "malformed_json", f"The request body is not valid JSON ({exc.detail})."
+    elif status in (400, 403) and exc.detail and exc.detail not in ("Bad Request", "Forbidden"):
+        message = exc.detail
+    return error_response(status, code, message, None, exc.headers)
+
+
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(
+        HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side."
+    )
+
+
+HANDLERS: dict[type[Exception], Any] = {
+    ServiceError: service_error,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    Exception: internal_error,
+}

@@ -1,0 +1,86 @@
+"""Who is asking: the reader's signed cookies, their keyed IP hash, and their rate limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+
+from kibitz.context import Kibitz
+from kibitz.models import Reader
+from kibitz.security import new_token
+from kibitz.services.errors import RateLimited
+
+VOTER_COOKIE = "kibitz_voter"
+VOTER_MAX_AGE = 365 * 24 * 3600
+EDIT_HEADER = "x-kibitz-edit-token"
+
+
+def kibitz(request: Request[Any, Any, Any]) -> Kibitz:
+    kb: Kibitz = request.app.state.kibitz
+    return kb
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str | None:
+    if kibitz(request).settings.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else None
+
+
+def reader(request: Request[Any, Any, Any], *, mint: bool = False) -> tuple[Reader, Cookie | None]:
+    """The reader, and the voter cookie to set when ``mint`` and they have none yet."""
+    kb = kibitz(request)
+    voter = kb.signer.unsign("voter", request.cookies.get(VOTER_COOKIE))
+    cookie = None
+    if voter is None and mint:
+        voter = new_token(16)
+        cookie = _cookie(kb, VOTER_COOKIE, kb.signer.sign("voter", voter), VOTER_MAX_AGE, "/")
+    return Reader(voter_id=voter, ip_hash=kb.signer.ip_hash(client_ip(request))), cookie
+
+
+def _cookie(kb: Kibitz, key: str, value: str, max_age: int, path: str) -> Cookie:
+    secure = kb.settings.cookie_secure
+    return Cookie(
+        key=key, value=value, max_age=max_age, path=path, httponly=True, secure=secure,
+        samesite="none" if secure else "lax",
+    )  # fmt: skip
+
+
+def edit_cookie_name(comment_id: int) -> str:
+    return f"kibitz_edit_{comment_id}"
+
+
+def edit_cookie(kb: Kibitz, comment_id: int, token: str) -> Cookie:
+    """The edit token, also kept in an HttpOnly cookie scoped to the comment's own URL."""
+    value = kb.signer.sign(f"edit:{comment_id}", token)
+    path = f"/api/v1/comments/{comment_id}"
+    return _cookie(
+        kb, edit_cookie_name(comment_id), value, kb.settings.edit_window_seconds, path
+    )
+
+
+def edit_token(request: Request[Any, Any, Any], comment_id: int) -> str | None:
+    header = request.headers.get(EDIT_HEADER)
+    if header:
+        return header
+    signed = request.cookies.get(edit_cookie_name(comment_id))
+    return kibitz(request).signer.unsign(f"edit:{comment_id}", signed)
+
+
+def limit(request: Request[Any, Any, Any], action: str, who: Reader) -> None:
+    """Count this request against ``<action>.voter`` and ``<action>.ip``; 429 when over."""
+    limiter = kibitz(request).limiter
+    checks = [(f"{action}.voter", who.voter_id), (f"{action}.ip", who.ip_hash)]
+    verdict = limiter.check([(n, s) for n, s in checks if n in limiter.limits])
+    if not verdict.allowed:
+        raise RateLimited(verdict.retry_after)
+
+
+def with_cookies(response: Response[Any], *cookies: Cookie | None) -> Response[Any]:
+    for c in cookies:
+        if c is not None:
+            response.set_cookie(c)
+    return response

@@ -1,0 +1,166 @@
+"""Fixtures: every database-facing test runs on a real SQLite file and a real PostgreSQL.
+
+PostgreSQL: each test worker creates its own database on the local server
+(KIBITZ_TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test, used only to
+create and drop it) and empties it between tests. A server that does not answer is a test
+failure, never a skip: set KIBITZ_TEST_DATABASES=sqlite to leave PostgreSQL out on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy.engine import make_url
+
+from kibitz.app import create_app
+from kibitz.context import Kibitz
+from kibitz.db.engine import Database
+from kibitz.db.tables import metadata
+from kibitz.settings import Settings
+
+ENGINES = [e.strip() for e in os.environ.get("KIBITZ_TEST_DATABASES", "sqlite,postgresql").split(",")]
+ADMIN_URL = os.environ.get(
+    "KIBITZ_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+ORIGIN = "http://127.0.0.1:8000"
+
+
+def _run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
+    """Run async set-up from sync code, even when an event loop is already running."""
+    result: list[Any] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coro_fn()))  # type: ignore[arg-type]
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0] if result else None
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(worker_id: str) -> Iterator[str]:
+    """A database of this test worker's own, with the schema, dropped at the end."""
+    name = f"kibitz_test_{worker_id}_{secrets.token_hex(4)}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(_asyncpg_dsn(ADMIN_URL), timeout=10)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        _run(lambda: admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL at {ADMIN_URL} is needed for these tests: {exc}")
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    async def create_schema() -> None:
+        db = Database(url)
+        async with db.writer.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        await db.dispose()
+
+    _run(create_schema)
+    yield url
+    _run(lambda: admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _empty_postgres(url: str) -> None:
+    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        names = ", ".join(t.name for t in metadata.sorted_tables)
+        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=ENGINES)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'kibitz.db'}"
+        db = Database(url)
+        async with db.writer.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        await db.dispose()
+        return url
+    url: str = request.getfixturevalue("postgres_url")
+    await _empty_postgres(url)
+    return url
+
+
+def test_settings(database_url: str, **overrides: Any) -> Settings:
+    base = Settings(database_url=database_url, secret_key=SECRET, public_url=ORIGIN)
+    return replace(base, **overrides)
+
+
+MakeKibitz = Callable[..., Awaitable[Kibitz]]
+
+
+@pytest.fixture
+async def make_kb(database_url: str) -> AsyncIterator[MakeKibitz]:
+    """Kibitz contexts over the test database, with settings overridden per test."""
+    made: list[Kibitz] = []
+
+    async def make(**overrides: Any) -> Kibitz:
+        kb = Kibitz.create(test_settings(database_url, **overrides))
+        made.append(kb)
+        return kb
+
+    yield make
+    for kb in made:
+        await kb.close()
+
+
+@pytest.fixture
+async def kb(make_kb: MakeKibitz) -> Kibitz:
+    return await make_kb()
+
+
+MakeClient = Callable[..., Awaitable[AsyncTestClient[Any]]]
+
+
+@pytest.fixture
+async def make_client(make_kb: MakeKibitz) -> AsyncIterator[MakeClient]:
+    """In-process HTTP clients for the app, each with its own cookie jar."""
+    clients: list[AsyncTestClient[Any]] = []
+
+    async def make(kb: Kibitz | None = None, **overrides: Any) -> AsyncTestClient[Any]:
+        kb = kb or await make_kb(**overrides)
+        client: AsyncTestClient[Any] = AsyncTestClient(
+            create_app(kb=kb), base_url="http://127.0.0.1:8000"
+        )
+        await client.__aenter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def client(make_client: MakeClient) -> AsyncTestClient[Any]:
+    return await make_client()
