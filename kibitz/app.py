@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, get
+import msgspec
+from litestar import Litestar, Request, Response, get
 from litestar.config.cors import CORSConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,7 +36,7 @@ def security_headers(app: ASGIApp) -> ASGIApp:
     """nosniff and a referrer policy on everything; a strict CSP on every HTML page."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
 
@@ -45,7 +47,10 @@ def security_headers(app: ASGIApp) -> ASGIApp:
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
                 content_type = dict(headers).get(b"content-type", b"")
-                if content_type.startswith(b"text/html") and b"content-security-policy" not in names:
+                if (
+                    content_type.startswith(b"text/html")
+                    and b"content-security-policy" not in names
+                ):
                     headers.append((b"content-security-policy", CSP.encode()))
                 message["headers"] = headers
             await send(message)
@@ -53,6 +58,13 @@ def security_headers(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, send_with_headers)
 
     return middleware
+
+
+@get("/api/v1/openapi.json", include_in_schema=False, media_type="application/json")
+async def openapi_json(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The OpenAPI document of this version of the API."""
+    schema = request.app.openapi_schema.to_schema()
+    return Response(msgspec.json.encode(schema), media_type="application/json")
 
 
 @get("/healthz", include_in_schema=False)
@@ -64,7 +76,9 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
     if kb is None:
         kb = Kibitz.create(settings or load_settings())
     settings = kb.settings
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -83,9 +97,10 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             pages.home,
             pages.discussion,
             healthz,
+            openapi_json,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
-        exception_handlers=errors.HANDLERS,
+        exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
         middleware=[security_headers],
         cors_config=CORSConfig(
             allow_origins=sorted(settings.origins),
@@ -99,8 +114,9 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             title="kibitz",
             version=__version__,
             description="Reader discussion for independent news sites.",
-            path="/api/v1",
-            render_plugins=[ScalarRenderPlugin(path="/docs")],
+            # the docs UI lives outside /api/v1, whose unknown paths must answer JSON 404s
+            path="/api/docs",
+            render_plugins=[ScalarRenderPlugin(path="/")],
         ),
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         request_max_body_size=settings.max_request_bytes,

@@ -52,6 +52,10 @@ class PostedComment(Comment, kw_only=True):
     edit_until: datetime
 
 
+class Preview(Struct):
+    body_html: str
+
+
 class ThreadInfo(Struct):
     key: str
     title: str

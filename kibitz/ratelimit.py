@@ -21,7 +21,8 @@ RATE_LIMITS: dict[str, tuple[int, int]] = {
     "edit.ip": (200, 60),
     "vote.voter": (30, 60),
     "vote.ip": (300, 60),
-    "thread.create.ip": (20, 3600),
+    "preview.voter": (60, 60),
+    "preview.ip": (600, 60),
 }
 
 

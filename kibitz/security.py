@@ -51,7 +51,7 @@ class Signer:
         except ValueError:
             return None
         if addr.version == 6:
-            mapped = addr.ipv4_mapped  # type: ignore[union-attr]
+            mapped = addr.ipv4_mapped
             if mapped is not None:
                 key = str(mapped)
             else:

@@ -57,9 +57,7 @@ class Settings:
     db_pool_size: int = _s(
         4, "Reader connections per process (PostgreSQL: the whole pool; SQLite: readers)."
     )
-    log_level: str = _s(
-        "info", "Logging level.", choices=("debug", "info", "warning", "error")
-    )
+    log_level: str = _s("info", "Logging level.", choices=("debug", "info", "warning", "error"))
     trust_forwarded_for: bool = _s(
         False,
         "Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).",
@@ -254,9 +252,8 @@ def load_settings(
         if key not in known:
             problems.append(f"{path}: unknown setting {key!r}")
     for key in environ:
-        if key.startswith("KIBITZ_") and key != "KIBITZ_CONFIG":
-            if key[7:].lower() not in known:
-                problems.append(f"{key}: unknown setting")
+        if key.startswith("KIBITZ_") and key != "KIBITZ_CONFIG" and key[7:].lower() not in known:
+            problems.append(f"{key}: unknown setting")
     values: dict[str, Any] = {}
     for f in setting_fields():
         raw: Any
@@ -277,11 +274,14 @@ def load_settings(
     return settings
 
 
-def describe_default(f: dataclasses.Field[Any]) -> str:
+def default_of(f: dataclasses.Field[Any]) -> Any:
     if f.default_factory is not dataclasses.MISSING:
-        value = f.default_factory()
-    else:
-        value = f.default
+        return f.default_factory()
+    return f.default
+
+
+def describe_default(f: dataclasses.Field[Any]) -> str:
+    value = default_of(f)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
@@ -318,10 +318,7 @@ def example_toml() -> str:
     for f in setting_fields():
         out.append(f"# {f.metadata['help']}")
         kind = _type_name(f)
-        if f.default_factory is not dataclasses.MISSING:
-            value = f.default_factory()
-        else:
-            value = f.default
+        value = default_of(f)
         if kind.startswith("list"):
             rendered = "[" + ", ".join(f'"{v}"' for v in value) + "]"
         elif kind == "bool":

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 from sqlalchemy.engine import make_url
 
 from kibitz.app import create_app
@@ -28,10 +28,10 @@ from kibitz.db.engine import Database
 from kibitz.db.tables import metadata
 from kibitz.settings import Settings
 
-ENGINES = [e.strip() for e in os.environ.get("KIBITZ_TEST_DATABASES", "sqlite,postgresql").split(",")]
-ADMIN_URL = os.environ.get(
-    "KIBITZ_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+ENGINES = [
+    e.strip() for e in os.environ.get("KIBITZ_TEST_DATABASES", "sqlite,postgresql").split(",")
+]
+ADMIN_URL = os.environ.get("KIBITZ_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 ORIGIN = "http://127.0.0.1:8000"
 
@@ -139,28 +139,28 @@ async def kb(make_kb: MakeKibitz) -> Kibitz:
     return await make_kb()
 
 
-MakeClient = Callable[..., Awaitable[AsyncTestClient[Any]]]
+MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]
 
 
 @pytest.fixture
 async def make_client(make_kb: MakeKibitz) -> AsyncIterator[MakeClient]:
-    """In-process HTTP clients for the app, each with its own cookie jar."""
-    clients: list[AsyncTestClient[Any]] = []
+    """In-process HTTP clients for the app (in the test's own event loop), each with its own
+    cookie jar, like separate readers' browsers. ``client.kb`` is the app's context."""
+    clients: list[httpx.AsyncClient] = []
 
-    async def make(kb: Kibitz | None = None, **overrides: Any) -> AsyncTestClient[Any]:
+    async def make(kb: Kibitz | None = None, **overrides: Any) -> httpx.AsyncClient:
         kb = kb or await make_kb(**overrides)
-        client: AsyncTestClient[Any] = AsyncTestClient(
-            create_app(kb=kb), base_url="http://127.0.0.1:8000"
-        )
-        await client.__aenter__()
+        transport = httpx.ASGITransport(app=create_app(kb=kb), client=("203.0.113.7", 4321))
+        client = httpx.AsyncClient(transport=transport, base_url=ORIGIN)
+        client.kb = kb  # type: ignore[attr-defined]
         clients.append(client)
         return client
 
     yield make
     for client in clients:
-        await client.__aexit__(None, None, None)
+        await client.aclose()
 
 
 @pytest.fixture
-async def client(make_client: MakeClient) -> AsyncTestClient[Any]:
+async def client(make_client: MakeClient) -> httpx.AsyncClient:
     return await make_client()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.testing import AsyncTestClient
+from httpx import AsyncClient
 
 THREAD = "/2021/06/russia-strengthening-bases"
 
 
 async def post_comment(
-    client: AsyncTestClient[Any],
+    client: AsyncClient,
     body: str = "A thoughtful comment.",
     *,
     thread: str = THREAD,
@@ -27,7 +27,7 @@ async def post_comment(
 
 
 async def read_thread(
-    client: AsyncTestClient[Any], thread: str = THREAD, **params: Any
+    client: AsyncClient, thread: str = THREAD, **params: Any
 ) -> dict[str, Any]:
     response = await client.get("/api/v1/comments", params={"thread": thread, **params})
     assert response.status_code == 200, response.text
@@ -35,7 +35,9 @@ async def read_thread(
     return data
 
 
-async def vote(client: AsyncTestClient[Any], comment_id: int, value: int, expect: int = 200) -> dict[str, Any]:
+async def vote(
+    client: AsyncClient, comment_id: int, value: int, expect: int = 200
+) -> dict[str, Any]:
     response = await client.post(f"/api/v1/comments/{comment_id}/vote", json={"value": value})
     assert response.status_code == expect, response.text
     data: dict[str, Any] = response.json()

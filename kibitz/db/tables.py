@@ -123,28 +123,23 @@ comments = Table(
     ),
 )
 
-_top = {
-    "sqlite_where": text("parent_id IS NULL"),
-    "postgresql_where": text("parent_id IS NULL"),
-}
+
+def _top_level(name: str, *columns: Any) -> Index:
+    """An index over top-level comments only: what the first page of a sort order reads."""
+    where = text("parent_id IS NULL")
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
 # First pages of every sort order read an index, however long the thread is.
-Index("ix_comments_top_created", comments.c.thread_id, comments.c.created_at, comments.c.id, **_top)
-Index(
+_top_level("ix_comments_top_created", comments.c.thread_id, comments.c.created_at, comments.c.id)
+_top_level(
     "ix_comments_top_score",
-    comments.c.thread_id,
-    comments.c.score,
-    comments.c.created_at,
-    comments.c.id,
-    **_top,
-)
-Index(
+    comments.c.thread_id, comments.c.score, comments.c.created_at, comments.c.id,
+)  # fmt: skip
+_top_level(
     "ix_comments_top_wilson",
-    comments.c.thread_id,
-    comments.c.wilson,
-    comments.c.created_at,
-    comments.c.id,
-    **_top,
-)
+    comments.c.thread_id, comments.c.wilson, comments.c.created_at, comments.c.id,
+)  # fmt: skip
 Index("ix_comments_root", comments.c.root_id, comments.c.created_at, comments.c.id)
 Index("ix_comments_parent", comments.c.parent_id)
 Index("ix_comments_recent", comments.c.created_at, comments.c.id)

@@ -30,6 +30,7 @@ from kibitz.settings import Settings
 MAX_NAME = 100
 MAX_EMAIL = 254
 MAX_URL = 2048
+SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+$")
 
 # a comment a reader can see: approved, or a deleted placeholder that still has replies
@@ -78,7 +79,7 @@ def check_author(
     if url is not None:
         if not settings.allow_website:
             raise Invalid("not_allowed", "This site does not take websites.", "author_url")
-        if "://" not in url:
+        if not SCHEME_RE.match(url):
             url = "https://" + url
         try:
             url = thread_service.check_url(url, "author_url") or None

@@ -31,9 +31,7 @@ async def counts(kb: Kibitz, keys: list[str]) -> dict[str, int]:
             out[key] = int(hit.body)
     if missing:
         generations = {key: kb.cache.generation(key) for key in missing}
-        query = sa.select(threads.c.key, threads.c.comment_count).where(
-            threads.c.key.in_(missing)
-        )
+        query = sa.select(threads.c.key, threads.c.comment_count).where(threads.c.key.in_(missing))
         async with kb.db.read() as conn:
             found = {r.key: r.comment_count for r in await conn.execute(query)}
         for key in missing:

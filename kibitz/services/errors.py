@@ -37,9 +37,7 @@ class RateLimited(ServiceError):
     status = 429
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            "rate_limited", f"Too many requests; try again in {retry_after} seconds."
-        )
+        super().__init__("rate_limited", f"Too many requests; try again in {retry_after} seconds.")
         self.retry_after = retry_after
 
 

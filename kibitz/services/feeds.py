@@ -70,7 +70,7 @@ def atom(kb: Kibitz, items: list[FeedItem], *, title: str, self_url: str, feed_i
         f"<title>{escape(title)}</title>",
         f"<updated>{_time(updated) if updated else '1970-01-01T00:00:00Z'}</updated>",
         f'<link rel="self" type="application/atom+xml" href={quoteattr(self_url)}/>',
-        f"<generator>kibitz</generator>",
+        "<generator>kibitz</generator>",
     ]
     for item in items:
         link = comment_link(kb, item)

@@ -59,9 +59,7 @@ def decode_cursor(sort: Sort, cursor: str) -> _Cursor:
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise Invalid("invalid_cursor", "That page cursor is not valid.", "cursor") from None
     if parsed.sort != sort or (sort in ("most_voted", "best")) != (parsed.value is not None):
-        raise Invalid(
-            "invalid_cursor", "That page cursor belongs to another sort order.", "cursor"
-        )
+        raise Invalid("invalid_cursor", "That page cursor belongs to another sort order.", "cursor")
     if parsed.created_at.tzinfo is None:
         raise Invalid("invalid_cursor", "That page cursor is not valid.", "cursor")
     return parsed
@@ -91,16 +89,14 @@ def _after(sort: Sort, cur: _Cursor) -> Any:
 def check_sort(sort: str) -> Sort:
     if sort not in SORTS:
         raise Invalid("invalid_sort", f"Sort is one of {', '.join(SORTS)}.", "sort")
-    return sort  # type: ignore[return-value]
+    return sort
 
 
 def check_limit(kb: Kibitz, limit: int | None) -> int:
     if limit is None:
         return kb.settings.page_size
     if not 1 <= limit <= kb.settings.max_page_size:
-        raise Invalid(
-            "invalid_limit", f"limit is from 1 to {kb.settings.max_page_size}.", "limit"
-        )
+        raise Invalid("invalid_limit", f"limit is from 1 to {kb.settings.max_page_size}.", "limit")
     return limit
 
 
@@ -124,7 +120,7 @@ def build_tree(top: list[Any], replies: list[Any], display_depth: int) -> list[C
         nodes[row.id], depth_of[row.id], parent_of[row.id] = node, row.depth, row.parent_id
         holder = row.parent_id
         while depth_of[holder] > deepest_holder:
-            holder = parent_of[holder]  # type: ignore[assignment]
+            holder = parent_of[holder]
         nodes[holder].replies.append(node)
     return out
 
@@ -175,9 +171,7 @@ async def thread_page(
     return entry
 
 
-async def load_page(
-    kb: Kibitz, key: str, sort: Sort, limit: int, cursor: str | None
-) -> ThreadPage:
+async def load_page(kb: Kibitz, key: str, sort: Sort, limit: int, cursor: str | None) -> ThreadPage:
     async with kb.db.read() as conn:
         row = await thread_service.get_row(conn, key)
         if row is None:

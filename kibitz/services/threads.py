@@ -55,8 +55,12 @@ def check_url(url: str, field: str) -> str:
     url = url.strip()
     if not url:
         return ""
-    if len(url) > MAX_URL or origin_of(url) is None:
+    if len(url) > MAX_URL or origin_of(url) is None or any(c.isspace() for c in url):
         raise Invalid("invalid_url", "Expected an http(s) address.", field)
+    try:
+        urlsplit(url).port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        raise Invalid("invalid_url", "Expected an http(s) address.", field) from None
     return url
 
 

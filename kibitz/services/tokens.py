@@ -55,8 +55,8 @@ async def revoke(kb: Kibitz, name: str) -> None:
 
 
 async def list_all(kb: Kibitz) -> list[Any]:
-    query = sa.select(
-        api_tokens.c.name, api_tokens.c.created_at, api_tokens.c.revoked_at
-    ).order_by(api_tokens.c.id)
+    query = sa.select(api_tokens.c.name, api_tokens.c.created_at, api_tokens.c.revoked_at).order_by(
+        api_tokens.c.id
+    )
     async with kb.db.read() as conn:
         return list(await conn.execute(query))

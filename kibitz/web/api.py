@@ -22,6 +22,7 @@ from kibitz.models import (
     NewComment,
     NewThread,
     PostedComment,
+    Preview,
     ThreadInfo,
     ThreadPage,
     ThreadUpdate,
@@ -66,7 +67,7 @@ def browser_write(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
     kb = connection.app.state.kibitz
     if origin and origin != "null" and origin_of(origin) not in kb.settings.origins:
         raise Forbidden("origin_not_allowed", "This site may not post to this discussion.")
-    if connection.scope["method"] in ("POST", "PATCH"):
+    if connection.scope.get("method") in ("POST", "PATCH"):
         ctype = connection.headers.get("content-type", "")
         if not ctype.split(";")[0].strip().lower().endswith(("/json", "+json")):
             raise UnsupportedMediaType(
@@ -97,9 +98,15 @@ class CommentsController(Controller):
         self,
         request: Request[Any, Any, Any],
         thread: Annotated[str, QueryParameter(description="The thread key, usually the page path")],
-        sort: Annotated[str, QueryParameter(description="newest, oldest, most_voted or best")] = "newest",
-        limit: Annotated[int | None, QueryParameter(description="Top-level comments per page")] = None,
-        cursor: Annotated[str | None, QueryParameter(description="next_cursor of the page before")] = None,
+        sort: Annotated[
+            str, QueryParameter(description="newest, oldest, most_voted or best")
+        ] = "newest",
+        limit: Annotated[
+            int | None, QueryParameter(description="Top-level comments per page")
+        ] = None,
+        cursor: Annotated[
+            str | None, QueryParameter(description="next_cursor of the page before")
+        ] = None,
     ) -> Response[bytes]:
         entry = await reading.thread_page(rd.kibitz(request), thread, sort, limit, cursor)
         return cached(request, entry)
@@ -132,7 +139,10 @@ class CommentsController(Controller):
         responses={200: ResponseSpec(data_container=Comment), **ERRORS},
     )
     async def edit_comment(
-        self, request: Request[Any, Any, Any], comment_id: FromPath[int], data: JSONBody[CommentEdit]
+        self,
+        request: Request[Any, Any, Any],
+        comment_id: FromPath[int],
+        data: JSONBody[CommentEdit],
     ) -> Comment:
         who, _ = rd.reader(request)
         rd.limit(request, "edit", who)
@@ -174,6 +184,23 @@ class CommentsController(Controller):
         result = await vote_service.vote(rd.kibitz(request), comment_id, who, data.value)
         return rd.with_cookies(Response(result), voter_cookie)
 
+    @post(
+        "/preview",
+        status_code=200,
+        summary="Render a comment body without posting it",
+        description="The HTML the body would be stored as, for the form's preview.",
+        guards=[browser_write],
+        responses={200: ResponseSpec(data_container=Preview), **ERRORS},
+    )
+    async def preview(
+        self, request: Request[Any, Any, Any], data: JSONBody[CommentEdit]
+    ) -> Preview:
+        who, _ = rd.reader(request)
+        rd.limit(request, "preview", who)
+        kb = rd.kibitz(request)
+        body = comment_service.check_body(kb.settings, data.body)
+        return Preview(body_html=comment_service.render(kb.settings, body))
+
     @get(
         "/me",
         summary="The reader's own state in a thread",
@@ -211,7 +238,9 @@ class CountsController(Controller):
         description='Body `{"threads": [...]}`; at most 100.',
         responses={200: ResponseSpec(data_container=Counts), **ERRORS},
     )
-    async def post_counts(self, request: Request[Any, Any, Any], data: JSONBody[CountsIn]) -> Response[bytes]:
+    async def post_counts(
+        self, request: Request[Any, Any, Any], data: JSONBody[CountsIn]
+    ) -> Response[bytes]:
         return cached(request, await _counts(request, data.threads))
 
 
@@ -234,7 +263,9 @@ class ThreadsController(Controller):
         guards=[api_token],
         responses={201: ResponseSpec(ThreadInfo), **ERRORS},
     )
-    async def create_thread(self, request: Request[Any, Any, Any], data: JSONBody[NewThread]) -> ThreadInfo:
+    async def create_thread(
+        self, request: Request[Any, Any, Any], data: JSONBody[NewThread]
+    ) -> ThreadInfo:
         return await thread_service.create(rd.kibitz(request), data)
 
     @patch(

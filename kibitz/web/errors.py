@@ -49,7 +49,9 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
     field = first.get("key")
     missing = _MISSING_FIELD.search(message)
     if missing:
-        return error_response(422, "required", f"`{missing.group(1)}` is required.", missing.group(1))
+        return error_response(
+            422, "required", f"`{missing.group(1)}` is required.", missing.group(1)
+        )
     if field == "data":
         return error_response(422, "invalid", f"Request body: {message}.", None)
     return error_response(422, "invalid", f"{field}: {message}." if field else message, field)

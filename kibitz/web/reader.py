@@ -57,9 +57,7 @@ def edit_cookie(kb: Kibitz, comment_id: int, token: str) -> Cookie:
     """The edit token, also kept in an HttpOnly cookie scoped to the comment's own URL."""
     value = kb.signer.sign(f"edit:{comment_id}", token)
     path = f"/api/v1/comments/{comment_id}"
-    return _cookie(
-        kb, edit_cookie_name(comment_id), value, kb.settings.edit_window_seconds, path
-    )
+    return _cookie(kb, edit_cookie_name(comment_id), value, kb.settings.edit_window_seconds, path)
 
 
 def edit_token(request: Request[Any, Any, Any], comment_id: int) -> str | None:
