@@ -17,6 +17,7 @@ from kibitz.services.errors import RateLimited, ServiceError
 log = logging.getLogger("kibitz")
 
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+_MISSING_PARAM = re.compile(r"Missing required \w+ parameter '([^']+)'")
 _GENERIC = {
     400: ("bad_request", "The request could not be understood."),
     401: ("unauthorized", "This needs an API token."),
@@ -47,7 +48,7 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
     first: dict[str, Any] = problems[0] if problems and isinstance(problems[0], dict) else {}
     message = str(first.get("message") or exc.detail)
     field = first.get("key")
-    missing = _MISSING_FIELD.search(message)
+    missing = _MISSING_FIELD.search(message) or _MISSING_PARAM.search(message)
     if missing:
         return error_response(
             422, "required", f"`{missing.group(1)}` is required.", missing.group(1)
