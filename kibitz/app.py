@@ -11,13 +11,12 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Request, Response, get
 from litestar.config.cors import CORSConfig
-from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 from kibitz import __version__
 from kibitz.context import Kibitz
@@ -32,32 +31,21 @@ CSP = (
 )
 
 
-def security_headers(app: ASGIApp) -> ASGIApp:
-    """nosniff and a referrer policy on everything; a strict CSP on every HTML page."""
+async def security_headers(message: Message, scope: Scope) -> None:
+    """nosniff and a referrer policy on every response; a strict CSP on every HTML page.
 
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
-                content_type = dict(headers).get(b"content-type", b"")
-                if (
-                    content_type.startswith(b"text/html")
-                    and b"content-security-policy" not in names
-                ):
-                    headers.append((b"content-security-policy", CSP.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return middleware
+    A before-send hook, not a middleware: it also reaches the app's own 404s and 405s.
+    """
+    if message["type"] != "http.response.start":
+        return
+    headers = list(message.get("headers", []))
+    names = {name.lower() for name, _ in headers}
+    headers.append((b"x-content-type-options", b"nosniff"))
+    headers.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
+    content_type = dict(headers).get(b"content-type", b"")
+    if content_type.startswith(b"text/html") and b"content-security-policy" not in names:
+        headers.append((b"content-security-policy", CSP.encode()))
+    message["headers"] = headers
 
 
 @get("/api/v1/openapi.json", include_in_schema=False, media_type="application/json")
@@ -101,7 +89,7 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
-        middleware=[security_headers],
+        before_send=[security_headers],
         cors_config=CORSConfig(
             allow_origins=sorted(settings.origins),
             allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
