@@ -134,16 +134,20 @@ def _top_level(name: str, *columns: Any) -> Index:
 _top_level("ix_comments_top_created", comments.c.thread_id, comments.c.created_at, comments.c.id)
 _top_level(
     "ix_comments_top_score",
-    comments.c.thread_id, comments.c.score, comments.c.created_at, comments.c.id,
+    comments.c.thread_id, comments.c.score.desc(), comments.c.created_at, comments.c.id,
 )  # fmt: skip
 _top_level(
     "ix_comments_top_wilson",
-    comments.c.thread_id, comments.c.wilson, comments.c.created_at, comments.c.id,
+    comments.c.thread_id, comments.c.wilson.desc(), comments.c.created_at, comments.c.id,
 )  # fmt: skip
 Index("ix_comments_root", comments.c.root_id, comments.c.created_at, comments.c.id)
 Index("ix_comments_parent", comments.c.parent_id)
 Index("ix_comments_recent", comments.c.created_at, comments.c.id)
-Index("ix_comments_thread_recent", comments.c.thread_id, comments.c.created_at)
+# a thread's feed: its approved comments, newest first
+Index(
+    "ix_comments_thread_recent",
+    comments.c.thread_id, comments.c.status, comments.c.created_at, comments.c.id,
+)  # fmt: skip
 
 votes = Table(
     "votes",

@@ -105,7 +105,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_comments_recent", ["created_at", "id"], unique=False)
         batch_op.create_index("ix_comments_root", ["root_id", "created_at", "id"], unique=False)
         batch_op.create_index(
-            "ix_comments_thread_recent", ["thread_id", "created_at"], unique=False
+            "ix_comments_thread_recent",
+            ["thread_id", "status", "created_at", "id"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_comments_top_created",
@@ -116,14 +118,14 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_comments_top_score",
-            ["thread_id", "score", "created_at", "id"],
+            ["thread_id", sa.text("score DESC"), "created_at", "id"],
             unique=False,
             sqlite_where=sa.text("parent_id IS NULL"),
             postgresql_where=sa.text("parent_id IS NULL"),
         )
         batch_op.create_index(
             "ix_comments_top_wilson",
-            ["thread_id", "wilson", "created_at", "id"],
+            ["thread_id", sa.text("wilson DESC"), "created_at", "id"],
             unique=False,
             sqlite_where=sa.text("parent_id IS NULL"),
             postgresql_where=sa.text("parent_id IS NULL"),
