@@ -37,8 +37,6 @@ format: setup
 
 ## regenerate the reference pages that are built from the code
 docs: setup
-	$(BIN)/kibitz settings --markdown > docs/settings.md
-	$(BIN)/kibitz settings --toml > kibitz.example.toml
 	$(BIN)/python -m kibitz.docs
 
 clean:

@@ -32,12 +32,15 @@ async def seed_long_thread(kb: Any, n: int = 1000) -> list[dict[str, Any]]:
             "up": up, "down": down, "score": up - down, "wilson": wilson_lower_bound(up, down),
         })  # fmt: skip
     async with kb.db.write() as conn:
-        thread_id = (await conn.execute(sa.select(threads.c.id).where(threads.c.key == LONG))).scalar()
+        thread_id = (
+            await conn.execute(sa.select(threads.c.id).where(threads.c.key == LONG))
+        ).scalar()
         await conn.execute(sa.insert(comments), [{"thread_id": thread_id, **r} for r in rows])
         ids = (await conn.execute(sa.select(comments.c.id).order_by(comments.c.id))).scalars().all()
         replies = [
             {"thread_id": thread_id, "parent_id": ids[j], "root_id": ids[j], "depth": 1,
-             "status": "approved", "author_name": "replier", "body_md": "re", "body_html": "<p>re</p>",
+             "status": "approved", "author_name": "replier", "body_md": "re",
+             "body_html": "<p>re</p>",
              "created_at": base + timedelta(days=1, seconds=j)}
             for j in range(0, n, 10)
         ]  # fmt: skip
@@ -102,7 +105,9 @@ async def test_a_comment_posted_while_paging_neither_repeats_nor_hides_one(clien
     first = await read_thread(client, LONG, sort="oldest", limit=10)
     await post_comment(client, "late", thread=LONG)
     second = await read_thread(client, LONG, sort="oldest", limit=10, cursor=first["next_cursor"])
-    assert [c["id"] for c in first["comments"] + second["comments"]] == expected(rows, "oldest")[:20]
+    assert [c["id"] for c in first["comments"] + second["comments"]] == expected(rows, "oldest")[
+        :20
+    ]
 
 
 async def test_bad_cursors_and_limits(client: Any) -> None:

@@ -136,7 +136,7 @@ async def seed_sortable(make_client: Any) -> tuple[list[Any], dict[str, int]]:
 
 
 async def test_each_sort_order(make_client: Any) -> None:
-    clients, ids = await seed_sortable(make_client)
+    clients, _ = await seed_sortable(make_client)
     reader = clients[0]
 
     async def order(sort: str) -> list[str]:

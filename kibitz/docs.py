@@ -1,0 +1,87 @@
+"""Reference pages generated from the code: ``python -m kibitz.docs`` rewrites them and
+``tests/test_docs.py`` fails when one is out of date."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kibitz.ratelimit import rate_limits_markdown
+from kibitz.settings import example_toml, settings_reference_markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli_markdown() -> str:
+    from kibitz.cli import main
+
+    lines = ["# Command line", "", "Generated from `kibitz/cli.py` by `make docs`.", ""]
+
+    def walk(cmd: click.Command, prefix: str) -> None:
+        ctx = click.Context(cmd, info_name=prefix)
+        if isinstance(cmd, click.Group):
+            for name in sorted(cmd.commands):
+                walk(cmd.commands[name], f"{prefix} {name}")
+            return
+        usage = " ".join(cmd.collect_usage_pieces(ctx))
+        lines.extend(
+            [f"## `{prefix}`", "", (cmd.help or "").strip(), "", "```", f"{prefix} {usage}"]
+        )
+        for param in cmd.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record:
+                lines.append(f"  {record[0]:<28} {record[1]}")
+        lines.extend(["```", ""])
+
+    walk(main, "kibitz")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def api_markdown() -> str:
+    from kibitz.app import create_app
+    from kibitz.settings import Settings
+
+    schema: dict[str, Any] = create_app(
+        Settings(database_url="sqlite:///:memory:")
+    ).openapi_schema.to_schema()
+    lines = [
+        "# HTTP API, version 1",
+        "",
+        "Generated from the OpenAPI document that kibitz serves at `/api/v1/openapi.json`",
+        "(browsable at `/api/docs`). Errors always have the shape",
+        '`{"error": {"code": "...", "message": "...", "field": "..."}}`.',
+        "",
+        "| Method | Path | What it does |",
+        "| --- | --- | --- |",
+    ]
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            if method in ("get", "post", "patch", "delete", "put"):
+                lines.append(f"| {method.upper()} | `{path}` | {op.get('summary', '')} |")
+    return "\n".join(lines) + "\n"
+
+
+PAGES: dict[str, Callable[[], str]] = {
+    "docs/settings.md": settings_reference_markdown,
+    "docs/rate-limits.md": rate_limits_markdown,
+    "docs/cli.md": cli_markdown,
+    "docs/api.md": api_markdown,
+    "kibitz.example.toml": example_toml,
+}
+
+
+def main() -> int:
+    for name, make in PAGES.items():
+        path = ROOT / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(make(), encoding="utf-8")
+        sys.stdout.write(f"wrote {name}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
