@@ -26,9 +26,7 @@ async def post_comment(
     return data
 
 
-async def read_thread(
-    client: AsyncClient, thread: str = THREAD, **params: Any
-) -> dict[str, Any]:
+async def read_thread(client: AsyncClient, thread: str = THREAD, **params: Any) -> dict[str, Any]:
     response = await client.get("/api/v1/comments", params={"thread": thread, **params})
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()

@@ -90,7 +90,6 @@ async def test_votes_are_limited_too(make_client: Any) -> None:
     voter = await make_client(kb=author.kb)
     ids = [(await post_comment(author, f"c{i}"))["id"] for i in range(4)]
     codes = [
-        (await voter.post(f"/api/v1/comments/{i}/vote", json={"value": 1})).status_code
-        for i in ids
+        (await voter.post(f"/api/v1/comments/{i}/vote", json={"value": 1})).status_code for i in ids
     ]
     assert codes == [200, 200, 200, 429]
