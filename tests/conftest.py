@@ -79,8 +79,7 @@ def postgres_url(worker_id: str) -> Iterator[str]:
 
     async def create_schema() -> None:
         db = Database(url)
-        async with db.writer.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        await db.write(metadata.create_all)
         await db.dispose()
 
     _run(create_schema)
@@ -102,8 +101,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'kibitz.db'}"
         db = Database(url)
-        async with db.writer.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        await db.write(metadata.create_all)
         await db.dispose()
         return url
     url: str = request.getfixturevalue("postgres_url")

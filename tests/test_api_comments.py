@@ -193,9 +193,9 @@ async def test_replies_to_unknown_foreign_and_deleted_parents_are_refused(client
 
 async def test_failed_posts_write_nothing(client, kb: Any) -> None:
     await post_comment(client, parent_id=12345, thread="/new-page", expect=422)
-    async with kb.db.read() as conn:
-        assert (await conn.execute(sa.select(sa.func.count()).select_from(threads))).scalar() == 0
-        assert (await conn.execute(sa.select(sa.func.count()).select_from(comments))).scalar() == 0
+    for table in (threads, comments):
+        query = sa.select(sa.func.count()).select_from(table)
+        assert await kb.db.read(lambda conn, q=query: conn.execute(q).scalar()) == 0
 
 
 async def test_threads_open_only_on_allowed_origins_and_paths(make_client: Any) -> None:

@@ -31,29 +31,31 @@ async def seed_long_thread(kb: Any, n: int = 1000) -> list[dict[str, Any]]:
             "body_html": f"<p>comment {i}</p>", "created_at": base + timedelta(seconds=i // 3),
             "up": up, "down": down, "score": up - down, "wilson": wilson_lower_bound(up, down),
         })  # fmt: skip
-    async with kb.db.write() as conn:
-        thread_id = (
-            await conn.execute(sa.select(threads.c.id).where(threads.c.key == LONG))
-        ).scalar()
-        await conn.execute(sa.insert(comments), [{"thread_id": thread_id, **r} for r in rows])
-        ids = (await conn.execute(sa.select(comments.c.id).order_by(comments.c.id))).scalars().all()
+
+    def insert(conn: Any) -> list[int]:
+        thread_id = conn.execute(sa.select(threads.c.id).where(threads.c.key == LONG)).scalar()
+        conn.execute(sa.insert(comments), [{"thread_id": thread_id, **r} for r in rows])
+        ids = conn.execute(sa.select(comments.c.id).order_by(comments.c.id)).scalars().all()
         replies = [
             {"thread_id": thread_id, "parent_id": ids[j], "root_id": ids[j], "depth": 1,
              "status": "approved", "author_name": "replier", "body_md": "re",
-             "body_html": "<p>re</p>",
-             "created_at": base + timedelta(days=1, seconds=j)}
+             "body_html": "<p>re</p>", "created_at": base + timedelta(days=1, seconds=j)}
             for j in range(0, n, 10)
         ]  # fmt: skip
-        await conn.execute(sa.insert(comments), replies)
-        for j in range(0, n, 10):
-            await conn.execute(
-                sa.update(comments).where(comments.c.id == ids[j]).values(reply_count=1)
-            )
-        await conn.execute(
+        conn.execute(sa.insert(comments), replies)
+        conn.execute(
+            sa.update(comments)
+            .where(comments.c.id.in_([ids[j] for j in range(0, n, 10)]))
+            .values(reply_count=1)
+        )
+        conn.execute(
             sa.update(threads)
             .where(threads.c.id == thread_id)
             .values(comment_count=n + len(replies))
         )
+        return list(ids)
+
+    ids = await kb.db.write(insert)
     for r, i in zip(rows, ids, strict=True):
         r["id"] = i
     kb.cache.invalidate(LONG)

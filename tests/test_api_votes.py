@@ -92,16 +92,13 @@ async def test_one_vote_per_voter_per_comment_is_enforced_by_the_database(
     author, reader = await readers(make_client, 2)
     c = await post_comment(author)
     await vote(reader, c["id"], 1)
-    async with author.kb.db.write() as conn:
-        row = (await conn.execute(sa.select(votes))).one()
+    row = await author.kb.db.read(lambda conn: conn.execute(sa.select(votes)).one())
+    second = sa.insert(votes).values(
+        comment_id=row.comment_id, voter_id=row.voter_id, value=-1,
+        created_at=now(), updated_at=now(),
+    )  # fmt: skip
     with pytest.raises(IntegrityError):
-        async with author.kb.db.write() as conn:
-            await conn.execute(
-                sa.insert(votes).values(
-                    comment_id=row.comment_id, voter_id=row.voter_id, value=-1,
-                    created_at=now(), updated_at=now(),
-                )
-            )  # fmt: skip
+        await author.kb.db.write(lambda conn: conn.execute(second))
 
 
 def test_wilson_lower_bound() -> None:

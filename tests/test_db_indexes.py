@@ -27,16 +27,15 @@ async def test_first_page_query_uses_its_index_without_sorting(kb: Any, sort: st
         .order_by(*_order(sort))  # type: ignore[arg-type]
         .limit(51)
     )
-    async with kb.db.read() as conn:
+
+    def plan(conn: Any) -> str:
         sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
         if conn.dialect.name == "sqlite":
-            plan = " | ".join(
-                r[-1] for r in await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)
-            )
-            assert INDEX_FOR[sort] in plan
-            assert "TEMP B-TREE" not in plan  # no sort step: rows come in index order
-        else:
-            await conn.exec_driver_sql("SET enable_seqscan = off")
-            plan = " | ".join(r[0] for r in await conn.exec_driver_sql("EXPLAIN " + sql))
-            assert INDEX_FOR[sort] in plan
-            assert "Sort" not in plan
+            return " | ".join(r[-1] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        return " | ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql))
+
+    text = await kb.db.read(plan)
+    assert INDEX_FOR[sort] in text
+    # no sort step: rows come in index order
+    assert "TEMP B-TREE" not in text and "Sort" not in text

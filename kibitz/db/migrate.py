@@ -32,14 +32,21 @@ def _current(conn: Connection) -> str | None:
 
 async def upgrade(db: Database, revision: str = "head") -> None:
     cfg = alembic_config()
-    async with db.writer.connect() as conn:
-        await conn.run_sync(_upgrade, cfg, revision)
-        await conn.commit()
+    await db.run(lambda conn: _upgrade(conn, cfg, revision))
+
+
+async def downgrade(db: Database, revision: str) -> None:
+    cfg = alembic_config()
+
+    def run(conn: Connection) -> None:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+    await db.run(run)
 
 
 async def current_revision(db: Database) -> str | None:
-    async with db.writer.connect() as conn:
-        return await conn.run_sync(_current)
+    return await db.run(_current)
 
 
 def head_revision() -> str | None:

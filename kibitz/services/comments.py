@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from kibitz import markdown
 from kibitz.context import Kibitz
@@ -32,6 +32,15 @@ MAX_EMAIL = 254
 MAX_URL = 2048
 SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+$")
+
+# what the read path selects: never an e-mail address, an address hash or a token
+PUBLIC_COLUMNS = [
+    comments.c[name]
+    for name in (
+        "id", "parent_id", "root_id", "depth", "status", "author_name", "author_url",
+        "body_html", "created_at", "edited_at", "up", "down", "score", "wilson", "reply_count",
+    )
+]  # fmt: skip
 
 # a comment a reader can see: approved, or a deleted placeholder that still has replies
 VISIBLE = sa.or_(
@@ -108,8 +117,33 @@ def public(row: Any) -> Comment:
     )
 
 
-async def _row(conn: AsyncConnection, comment_id: int) -> Any:
-    return (await conn.execute(sa.select(comments).where(comments.c.id == comment_id))).first()
+def _row(conn: Connection, comment_id: int) -> Any:
+    return conn.execute(sa.select(comments).where(comments.c.id == comment_id)).first()
+
+
+def _no_such_thread() -> NotFound:
+    return NotFound(
+        "thread_not_found",
+        "There is no discussion for this page, and this page may not open one.",
+        "thread",
+    )
+
+
+def _check_parent(conn: Connection, parent_id: int | None, thread_id: int) -> Any:
+    if parent_id is None:
+        return None
+    parent = _row(conn, parent_id)
+    if parent is None or parent.status in ("pending", "spam", "rejected"):
+        raise Invalid("unknown_parent", "There is no such comment to reply to.", "parent_id")
+    if parent.thread_id != thread_id:
+        raise Invalid(
+            "parent_in_other_thread", "That comment belongs to another discussion.", "parent_id"
+        )
+    if parent.status == "deleted":
+        raise Conflict(
+            "parent_deleted", "That comment was deleted; it takes no replies.", "parent_id"
+        )
+    return parent
 
 
 async def create(
@@ -123,43 +157,21 @@ async def create(
     page_url = thread_service.check_url(data.thread_url or "", "thread_url")
     if data.parent_id is not None and data.parent_id < 1:
         raise Invalid("unknown_parent", "There is no such comment to reply to.", "parent_id")
-    html = render(s, body)  # outside the write lock: rendering is the slow part
+    html = render(s, body)  # outside the write transaction: rendering is the slow part
     token = new_token()
     created = at or thread_service.now()
     status = "pending" if s.moderation == "all" else "approved"
 
-    async with kb.db.write() as conn:
-        thread = await thread_service.get_row(conn, key)
+    def tx(conn: Connection) -> Any:
+        thread = thread_service.get_row(conn, key)
         if thread is None:
             opened_url = thread_service.may_open(s, key, page_url)
             if opened_url is None:
-                raise NotFound(
-                    "thread_not_found",
-                    "There is no discussion for this page, and this page may not open one.",
-                    "thread",
-                )
-            thread = await thread_service.insert_if_absent(
-                conn, key=key, title=title, url=opened_url
-            )
+                raise _no_such_thread()
+            thread = thread_service.insert_if_absent(conn, key=key, title=title, url=opened_url)
         if thread.closed:
             raise Forbidden("thread_closed", "This discussion is closed.", "thread")
-        parent = None
-        if data.parent_id is not None:
-            parent = await _row(conn, data.parent_id)
-            if parent is None or parent.status in ("pending", "spam", "rejected"):
-                raise Invalid(
-                    "unknown_parent", "There is no such comment to reply to.", "parent_id"
-                )
-            if parent.thread_id != thread.id:
-                raise Invalid(
-                    "parent_in_other_thread",
-                    "That comment belongs to another discussion.",
-                    "parent_id",
-                )
-            if parent.status == "deleted":
-                raise Conflict(
-                    "parent_deleted", "That comment was deleted; it takes no replies.", "parent_id"
-                )
+        parent = _check_parent(conn, data.parent_id, thread.id)
         values = {
             "thread_id": thread.id,
             "parent_id": parent.id if parent is not None else None,
@@ -176,18 +188,19 @@ async def create(
             "voter_id": who.voter_id,
             "ip_hash": who.ip_hash,
         }
-        comment_id = (
-            await conn.execute(sa.insert(comments).values(**values).returning(comments.c.id))
-        ).scalar_one()
+        insert = sa.insert(comments).values(**values).returning(comments.c.id)
+        comment_id = conn.execute(insert).scalar_one()
         if status == "approved":
-            await _became_visible(conn, thread.id, parent.id if parent is not None else None)
-            await thread_service.bump(
+            _became_visible(conn, parent.id if parent is not None else None)
+            thread_service.bump(
                 conn,
                 thread.id,
                 comment_count=threads.c.comment_count + 1,
                 last_comment_at=created,
             )
-        row = await _row(conn, comment_id)
+        return _row(conn, comment_id)
+
+    row = await kb.db.write(tx)
     kb.cache.invalidate(key)
     c = public(row)
     return PostedComment(
@@ -197,37 +210,33 @@ async def create(
     )
 
 
-async def _became_visible(conn: AsyncConnection, thread_id: int, parent_id: int | None) -> None:
+def _became_visible(conn: Connection, parent_id: int | None) -> None:
     if parent_id is not None:
-        await conn.execute(
+        conn.execute(
             sa.update(comments)
             .where(comments.c.id == parent_id)
             .values(reply_count=comments.c.reply_count + 1)
         )
 
 
-async def _became_invisible(conn: AsyncConnection, parent_id: int | None) -> None:
+def _became_invisible(conn: Connection, parent_id: int | None) -> None:
     """A visible comment left the page: its parent has one reply fewer, and a deleted
     parent left without replies leaves the page too, up the chain."""
     while parent_id is not None:
-        parent = (
-            await conn.execute(
-                sa.update(comments)
-                .where(comments.c.id == parent_id)
-                .values(reply_count=comments.c.reply_count - 1)
-                .returning(comments.c.status, comments.c.reply_count, comments.c.parent_id)
-            )
+        parent = conn.execute(
+            sa.update(comments)
+            .where(comments.c.id == parent_id)
+            .values(reply_count=comments.c.reply_count - 1)
+            .returning(comments.c.status, comments.c.reply_count, comments.c.parent_id)
         ).first()
         if parent is None or not (parent.status == "deleted" and parent.reply_count == 0):
             return
         parent_id = parent.parent_id
 
 
-async def _own(
-    kb: Kibitz, conn: AsyncConnection, comment_id: int, token: str | None, at: datetime
-) -> Any:
+def _own(kb: Kibitz, conn: Connection, comment_id: int, token: str | None, at: datetime) -> Any:
     """The comment, if the token is its edit token and the window is still open."""
-    row = await _row(conn, comment_id)
+    row = _row(conn, comment_id)
     if row is None or row.status in ("spam", "rejected"):
         raise NotFound("comment_not_found", "There is no such comment.")
     if row.status == "deleted":
@@ -251,18 +260,20 @@ async def edit(
 ) -> Comment:
     body = check_body(kb.settings, data.body)
     html = render(kb.settings, body)
-    at = at or thread_service.now()
-    async with kb.db.write() as conn:
-        row = await _own(kb, conn, comment_id, token, at)
-        await conn.execute(
+    when = at or thread_service.now()
+
+    def tx(conn: Connection) -> tuple[Any, str]:
+        row = _own(kb, conn, comment_id, token, when)
+        conn.execute(
             sa.update(comments)
             .where(comments.c.id == comment_id)
-            .values(body_md=body, body_html=html, edited_at=at)
+            .values(body_md=body, body_html=html, edited_at=when)
         )
         if row.status == "approved":
-            await thread_service.bump(conn, row.thread_id)
-        key = await thread_service.key_of(conn, row.thread_id)
-        row = await _row(conn, comment_id)
+            thread_service.bump(conn, row.thread_id)
+        return _row(conn, comment_id), thread_service.key_of(conn, row.thread_id)
+
+    row, key = await kb.db.write(tx)
     kb.cache.invalidate(key)
     return public(row)
 
@@ -272,15 +283,16 @@ async def delete(
 ) -> Comment | None:
     """Delete one's own comment. With replies it stays as a "[deleted]" placeholder (returned);
     without, it leaves the page (None)."""
-    at = at or thread_service.now()
-    async with kb.db.write() as conn:
-        row = await _own(kb, conn, comment_id, token, at)
-        await conn.execute(
+    when = at or thread_service.now()
+
+    def tx(conn: Connection) -> tuple[Any, str]:
+        row = _own(kb, conn, comment_id, token, when)
+        conn.execute(
             sa.update(comments)
             .where(comments.c.id == comment_id)
             .values(
                 status="deleted",
-                deleted_at=at,
+                deleted_at=when,
                 body_md="",
                 body_html="",
                 author_name="",
@@ -290,11 +302,10 @@ async def delete(
         )
         if row.status == "approved":
             if row.reply_count == 0:
-                await _became_invisible(conn, row.parent_id)
-            await thread_service.bump(
-                conn, row.thread_id, comment_count=threads.c.comment_count - 1
-            )
-        key = await thread_service.key_of(conn, row.thread_id)
-        after = await _row(conn, comment_id)
+                _became_invisible(conn, row.parent_id)
+            thread_service.bump(conn, row.thread_id, comment_count=threads.c.comment_count - 1)
+        return _row(conn, comment_id), thread_service.key_of(conn, row.thread_id)
+
+    after, key = await kb.db.write(tx)
     kb.cache.invalidate(key)
     return public(after) if after.reply_count > 0 else None

@@ -32,8 +32,8 @@ async def counts(kb: Kibitz, keys: list[str]) -> dict[str, int]:
     if missing:
         generations = {key: kb.cache.generation(key) for key in missing}
         query = sa.select(threads.c.key, threads.c.comment_count).where(threads.c.key.in_(missing))
-        async with kb.db.read() as conn:
-            found = {r.key: r.comment_count for r in await conn.execute(query)}
+        rows = await kb.db.read(lambda conn: list(conn.execute(query)))
+        found = {r.key: r.comment_count for r in rows}
         for key in missing:
             n = found.get(key, 0)
             out[key] = n

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 import sqlalchemy as sa
+from sqlalchemy import Connection
 
 from kibitz.context import Kibitz
 from kibitz.db.tables import comments, threads
@@ -39,14 +41,17 @@ async def recent(kb: Kibitz, key: str | None = None, limit: int = FEED_SIZE) -> 
         .order_by(comments.c.created_at.desc(), comments.c.id.desc())
         .limit(limit)
     )  # fmt: skip
-    async with kb.db.read() as conn:
+
+    def read(conn: Connection) -> list[Any]:
+        q = query
         if key is not None:
-            row = await thread_service.get_row(conn, key)
+            row = thread_service.get_row(conn, key)
             if row is None:
                 raise NotFound("thread_not_found", f"No thread with key {key!r}.", "thread")
-            query = query.where(comments.c.thread_id == row.id)
-        rows = list(await conn.execute(query))
-    return [FeedItem(*r) for r in rows]
+            q = q.where(comments.c.thread_id == row.id)
+        return list(conn.execute(q))
+
+    return [FeedItem(*r) for r in await kb.db.read(read)]
 
 
 def _time(t: datetime) -> str:

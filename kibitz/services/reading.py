@@ -15,14 +15,14 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from kibitz.cache import Entry
 from kibitz.context import Kibitz
 from kibitz.db.tables import comments
 from kibitz.models import SORTS, Comment, Sort, ThreadPage
 from kibitz.services import threads as thread_service
-from kibitz.services.comments import VISIBLE, public
+from kibitz.services.comments import PUBLIC_COLUMNS, VISIBLE, public
 from kibitz.services.errors import Invalid
 
 c = comments.c
@@ -125,26 +125,26 @@ def build_tree(top: list[Any], replies: list[Any], display_depth: int) -> list[C
     return out
 
 
-async def read_page(
-    conn: AsyncConnection, thread_id: int, sort: Sort, limit: int, cursor: str | None,
+def read_page(
+    conn: Connection, thread_id: int, sort: Sort, limit: int, cursor: str | None,
     display_depth: int,
 ) -> tuple[list[Comment], str | None]:  # fmt: skip
     query = (
-        sa.select(comments)
+        sa.select(*PUBLIC_COLUMNS)
         .where(c.thread_id == thread_id, c.parent_id.is_(None), VISIBLE)
         .order_by(*_order(sort))
         .limit(limit + 1)
     )
     if cursor:
         query = query.where(_after(sort, decode_cursor(sort, cursor)))
-    top = list(await conn.execute(query))
+    top = list(conn.execute(query))
     next_cursor = encode_cursor(sort, top[limit - 1]) if len(top) > limit else None
     top = top[:limit]
     replies: list[Any] = []
     if top:
         replies = list(
-            await conn.execute(
-                sa.select(comments)
+            conn.execute(
+                sa.select(*PUBLIC_COLUMNS)
                 .where(c.root_id.in_([r.id for r in top]), VISIBLE)
                 .order_by(c.created_at, c.id)
             )
@@ -172,13 +172,15 @@ async def thread_page(
 
 
 async def load_page(kb: Kibitz, key: str, sort: Sort, limit: int, cursor: str | None) -> ThreadPage:
-    async with kb.db.read() as conn:
-        row = await thread_service.get_row(conn, key)
+    if cursor:
+        decode_cursor(sort, cursor)  # refuse a bad cursor before touching the database
+    depth = kb.settings.display_depth
+
+    def read(conn: Connection) -> ThreadPage:
+        row = thread_service.get_row(conn, key)
         if row is None:
-            if cursor:
-                decode_cursor(sort, cursor)
             return ThreadPage(thread_service.empty_info(key), [], None)
-        items, next_cursor = await read_page(
-            conn, row.id, sort, limit, cursor, kb.settings.display_depth
-        )
-    return ThreadPage(thread_service.info(row), items, next_cursor)
+        items, next_cursor = read_page(conn, row.id, sort, limit, cursor, depth)
+        return ThreadPage(thread_service.info(row), items, next_cursor)
+
+    return await kb.db.read(read)

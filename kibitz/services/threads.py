@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from kibitz.context import Kibitz
 from kibitz.db.tables import threads
@@ -90,28 +90,29 @@ def may_open(settings: Settings, key: str, url: str) -> str | None:
     return url
 
 
-async def get_row(conn: AsyncConnection, key: str) -> Any:
-    return (await conn.execute(sa.select(threads).where(threads.c.key == key))).first()
+def get_row(conn: Connection, key: str) -> Any:
+    return conn.execute(sa.select(threads).where(threads.c.key == key)).first()
 
 
-async def key_of(conn: AsyncConnection, thread_id: int) -> str:
+def key_of(conn: Connection, thread_id: int) -> str:
     query = sa.select(threads.c.key).where(threads.c.id == thread_id)
-    return (await conn.execute(query)).scalar_one()  # type: ignore[no-any-return]
+    return conn.execute(query).scalar_one()  # type: ignore[no-any-return]
 
 
-async def insert_if_absent(
-    conn: AsyncConnection, *, key: str, title: str, url: str, closed: bool = False
+def insert_if_absent(
+    conn: Connection, *, key: str, title: str, url: str, closed: bool = False
 ) -> Any:
     """Create the thread unless it exists (also under a concurrent insert); return its row."""
     dialect = conn.dialect.name
     insert: Any = postgresql.insert(threads) if dialect == "postgresql" else sqlite.insert(threads)
     stmt = insert.values(key=key, title=title, url=url, closed=closed, created_at=now())
-    await conn.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
-    return await get_row(conn, key)
+    conn.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+    return get_row(conn, key)
 
 
-async def bump(conn: AsyncConnection, thread_id: int, **changes: Any) -> None:
-    await conn.execute(
+def bump(conn: Connection, thread_id: int, **changes: Any) -> None:
+    """Record that what readers of the thread see has changed."""
+    conn.execute(
         sa.update(threads)
         .where(threads.c.id == thread_id)
         .values(version=threads.c.version + 1, **changes)
@@ -122,10 +123,13 @@ async def create(kb: Kibitz, data: NewThread) -> ThreadInfo:
     key = check_key(data.key, "key")
     title = check_title(data.title, "title")
     url = check_url(data.url, "url")
-    async with kb.db.write() as conn:
-        if await get_row(conn, key) is not None:
+
+    def tx(conn: Connection) -> Any:
+        if get_row(conn, key) is not None:
             raise Conflict("thread_exists", f"A thread with key {key!r} exists.", "key")
-        row = await insert_if_absent(conn, key=key, title=title, url=url, closed=data.closed)
+        return insert_if_absent(conn, key=key, title=title, url=url, closed=data.closed)
+
+    row = await kb.db.write(tx)
     kb.cache.invalidate(key)
     return info(row)
 
@@ -138,20 +142,23 @@ async def update(kb: Kibitz, key: str, data: ThreadUpdate) -> ThreadInfo:
         changes["url"] = check_url(data.url, "url")
     if data.closed is not None:
         changes["closed"] = data.closed
-    async with kb.db.write() as conn:
-        row = await get_row(conn, key)
+
+    def tx(conn: Connection) -> Any:
+        row = get_row(conn, key)
         if row is None:
             raise NotFound("thread_not_found", f"No thread with key {key!r}.", "thread")
         if changes:
-            await bump(conn, row.id, **changes)
-            row = await get_row(conn, key)
+            bump(conn, row.id, **changes)
+            row = get_row(conn, key)
+        return row
+
+    row = await kb.db.write(tx)
     kb.cache.invalidate(key)
     return info(row)
 
 
 async def get(kb: Kibitz, key: str) -> ThreadInfo:
-    async with kb.db.read() as conn:
-        row = await get_row(conn, key)
+    row = await kb.db.read(lambda conn: get_row(conn, key))
     if row is None:
         raise NotFound("thread_not_found", f"No thread with key {key!r}.", "thread")
     return info(row)
@@ -159,5 +166,5 @@ async def get(kb: Kibitz, key: str) -> ThreadInfo:
 
 async def list_recent(kb: Kibitz, limit: int = 50) -> list[ThreadInfo]:
     query = sa.select(threads).order_by(threads.c.id.desc()).limit(limit)
-    async with kb.db.read() as conn:
-        return [info(r) for r in await conn.execute(query)]
+    rows = await kb.db.read(lambda conn: list(conn.execute(query)))
+    return [info(r) for r in rows]

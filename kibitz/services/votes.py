@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from kibitz.context import Kibitz
 from kibitz.db.tables import comments, threads, votes
@@ -16,30 +16,28 @@ from kibitz.services.errors import Conflict, Forbidden, Invalid, NotFound
 from kibitz.services.reading import wilson_lower_bound
 
 
-async def _apply(
-    conn: AsyncConnection, comment: Any, voter_id: str, value: int
-) -> tuple[Any, bool]:
+def _apply(conn: Connection, comment: Any, voter_id: str, value: int) -> tuple[Any, bool]:
     """Record the vote; return the comment's new totals and whether anything changed."""
     now = thread_service.now()
     mine = votes.c.comment_id == comment.id, votes.c.voter_id == voter_id
-    old = (await conn.execute(sa.select(votes.c.value).where(*mine))).scalar_one_or_none() or 0
+    old = (conn.execute(sa.select(votes.c.value).where(*mine))).scalar_one_or_none() or 0
     if value == old:
         return comment, False
     if value == 0:
-        await conn.execute(sa.delete(votes).where(*mine))
+        conn.execute(sa.delete(votes).where(*mine))
     elif old == 0:
-        await conn.execute(
+        conn.execute(
             sa.insert(votes).values(
                 comment_id=comment.id, voter_id=voter_id, value=value,
                 created_at=now, updated_at=now,
             )
         )  # fmt: skip
     else:
-        await conn.execute(sa.update(votes).where(*mine).values(value=value, updated_at=now))
+        conn.execute(sa.update(votes).where(*mine).values(value=value, updated_at=now))
     d_up = (value == 1) - (old == 1)
     d_down = (value == -1) - (old == -1)
     row = (
-        await conn.execute(
+        conn.execute(
             sa.update(comments)
             .where(comments.c.id == comment.id)
             .values(
@@ -50,39 +48,38 @@ async def _apply(
             .returning(comments.c.up, comments.c.down, comments.c.score, comments.c.thread_id)
         )
     ).one()
-    await conn.execute(
+    conn.execute(
         sa.update(comments)
         .where(comments.c.id == comment.id)
         .values(wilson=wilson_lower_bound(row.up, row.down))
     )
-    await thread_service.bump(conn, row.thread_id)
+    thread_service.bump(conn, row.thread_id)
     return row, True
+
+
+def _vote(conn: Connection, comment_id: int, voter_id: str, value: int) -> tuple[Any, bool, str]:
+    comment = conn.execute(sa.select(comments).where(comments.c.id == comment_id)).first()
+    if comment is None or comment.status in ("pending", "spam", "rejected"):
+        raise NotFound("comment_not_found", "There is no such comment.")
+    if comment.status == "deleted":
+        raise Conflict("comment_deleted", "This comment was deleted.")
+    if comment.voter_id is not None and comment.voter_id == voter_id:
+        raise Forbidden("own_comment", "You cannot vote on your own comment.")
+    row, changed = _apply(conn, comment, voter_id, value)
+    return row, changed, thread_service.key_of(conn, comment.thread_id)
 
 
 async def vote(kb: Kibitz, comment_id: int, reader: Reader, value: int) -> VoteResult:
     if value not in (-1, 0, 1):
         raise Invalid("invalid_vote", "A vote is 1 (up), -1 (down) or 0 (take back).", "value")
-    if reader.voter_id is None:
+    voter_id = reader.voter_id
+    if voter_id is None:
         raise Forbidden("no_voter", "Voting needs the voter cookie; enable cookies.")
-    for attempt in (1, 2):
-        try:
-            async with kb.db.write() as conn:
-                comment = (
-                    await conn.execute(sa.select(comments).where(comments.c.id == comment_id))
-                ).first()
-                if comment is None or comment.status in ("pending", "spam", "rejected"):
-                    raise NotFound("comment_not_found", "There is no such comment.")
-                if comment.status == "deleted":
-                    raise Conflict("comment_deleted", "This comment was deleted.")
-                if comment.voter_id is not None and comment.voter_id == reader.voter_id:
-                    raise Forbidden("own_comment", "You cannot vote on your own comment.")
-                row, changed = await _apply(conn, comment, reader.voter_id, value)
-                key = await thread_service.key_of(conn, comment.thread_id)
-            break
-        except IntegrityError:
-            # two first votes from one reader at once: the other one won, apply ours over it
-            if attempt == 2:
-                raise
+    try:
+        row, changed, key = await kb.db.write(lambda conn: _vote(conn, comment_id, voter_id, value))
+    except IntegrityError:
+        # two first votes from one reader at once: the other one won; apply ours over it
+        row, changed, key = await kb.db.write(lambda conn: _vote(conn, comment_id, voter_id, value))
     if changed:
         kb.cache.invalidate(key)
     return VoteResult(up=row.up, down=row.down, score=row.score, my_vote=value)
@@ -98,5 +95,5 @@ async def my_votes(kb: Kibitz, key: str, voter_id: str | None) -> dict[int, int]
         .join(threads, threads.c.id == comments.c.thread_id)
         .where(threads.c.key == key, votes.c.voter_id == voter_id)
     )
-    async with kb.db.read() as conn:
-        return {r.comment_id: r.value for r in await conn.execute(query)}
+    rows = await kb.db.read(lambda conn: list(conn.execute(query)))
+    return {r.comment_id: r.value for r in rows}
