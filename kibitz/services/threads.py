@@ -8,8 +8,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
 
 from kibitz.context import Kibitz
 from kibitz.db.tables import threads

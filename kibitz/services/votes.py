@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from kibitz.context import Kibitz
 from kibitz.db.tables import comments, threads, votes
