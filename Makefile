@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## serve kibitz on http://127.0.0.1:8000 from the SQLite file kibitz.db (migrated on start)
+## serve the reference article and its discussion on http://127.0.0.1:8000 from kibitz.db
 run: setup
+	KIBITZ_SITE_NAME="$${KIBITZ_SITE_NAME:-SouthFront}" $(BIN)/kibitz demo
+	KIBITZ_SITE_NAME="$${KIBITZ_SITE_NAME:-SouthFront}" \
+	KIBITZ_SUPPORT_URL="$${KIBITZ_SUPPORT_URL:-https://southfront.press/donate/}" \
 	$(BIN)/kibitz serve
 
 ## the whole suite, on SQLite and PostgreSQL, in parallel

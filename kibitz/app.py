@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Request, Response, get
 from litestar.config.cors import CORSConfig
+from litestar.config.csrf import CSRFConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -83,13 +84,25 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             feeds.site_feed,
             feeds.thread_feed,
             pages.home,
+            pages.article_list,
             pages.discussion,
+            pages.post_form,
+            pages.article_page,
             healthz,
             openapi_json,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
         before_send=[security_headers],
+        csrf_config=CSRFConfig(
+            secret=settings.effective_secret,
+            cookie_name="kibitz_csrf",
+            cookie_secure=settings.cookie_secure,
+            cookie_httponly=True,
+            header_name="x-kibitz-csrf",
+            # the JSON API is protected by its JSON-only, allowed-origin rule instead
+            exclude=["/api/"],
+        ),
         cors_config=CORSConfig(
             allow_origins=sorted(settings.origins),
             allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -211,3 +212,29 @@ def token_list() -> None:
     for row in _run(tokens.list_all):
         revoked = f"  revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else ""
         click.echo(f"{row.name}  created {row.created_at:%Y-%m-%d}{revoked}")
+
+
+@main.group()
+def article() -> None:
+    """Articles that kibitz serves itself, each with its discussion."""
+
+
+@article.command("add")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def article_add(file: Path) -> None:
+    """Add or update the article in FILE (Markdown with front matter: title, date, slug or
+    path, image, image_credit, summary). It is served at its clean URL."""
+    from kibitz.services import articles
+
+    saved = _run(lambda kb: articles.add_file(kb, file))
+    click.echo(f"{saved.path}  {saved.title}")
+
+
+@main.command()
+def demo() -> None:
+    """Load the reference article and its discussion (again: changes nothing)."""
+    from kibitz import reference
+
+    _migrate()
+    saved = _run(reference.load)
+    click.echo(f"reference article at {saved.path}")

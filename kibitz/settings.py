@@ -50,6 +50,9 @@ class Settings:
         "The address readers reach kibitz at; used for links, feeds and cookie security.",
     )
     site_name: str = _s("kibitz", "The site's name, shown in feeds and pages.")
+    support_url: str = _s(
+        "", 'Where "Support <site>" calls to action lead (none shown when empty).'
+    )
     host: str = _s("127.0.0.1", "Address `kibitz serve` binds to.")
     port: int = _s(8000, "Port `kibitz serve` listens on.")
     workers: int = _s(1, "Server processes for `kibitz serve`.")

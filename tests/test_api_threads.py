@@ -71,7 +71,7 @@ async def test_the_thread_page_shows_comments_without_javascript(client: Any) ->
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in r.headers["content-security-policy"]
     html = r.text
-    assert "2 comments" in html and "<em>flash-point</em>" in html
+    assert "2 Comments" in html and "<em>flash-point</em>" in html
     assert html.index("Central Asia") < html.index("Well it is, but...")
     assert 'aria-current="true">Oldest' in html and ">Most Voted<" in html
 

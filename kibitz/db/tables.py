@@ -173,3 +173,24 @@ api_tokens = Table(
     Column("last_used_at", UTCDateTime, nullable=True),
     Column("revoked_at", UTCDateTime, nullable=True),
 )
+
+# Articles that kibitz serves itself (the publisher's own pages come with their own thread key).
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", Id, primary_key=True),
+    # the clean URL path, also the key of the article's thread
+    Column("path", String(512), nullable=False, unique=True),
+    Column("title", String(300), nullable=False),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("image_url", String(2048), nullable=True),
+    Column("image_credit", String(300), nullable=True),
+    Column("summary", String(1000), nullable=False, server_default=""),
+    Column("body_md", Text, nullable=False),
+    Column("body_html", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("path LIKE '/%'", name="path_is_absolute"),
+    CheckConstraint("length(title) > 0", name="title_not_empty"),
+)
+Index("ix_articles_published", articles.c.published_at)

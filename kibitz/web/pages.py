@@ -1,61 +1,206 @@
-"""Server-rendered HTML: the same services as the JSON API, readable without JavaScript."""
+"""Server-rendered HTML: articles with their discussion, readable and usable without
+JavaScript, built from the same services as the JSON API."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Request, get
-from litestar.params import FromQuery
-from litestar.response import Template
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, Template
 
-from kibitz.models import SORTS
-from kibitz.services import reading
-from kibitz.web.reader import kibitz
+from kibitz.models import SORTS, NewComment
+from kibitz.services import articles, reading
+from kibitz.services import comments as comment_service
+from kibitz.services.errors import Invalid, NotFound, ServiceError
+from kibitz.web import reader as rd
 
 SORT_LABELS = {"newest": "Newest", "oldest": "Oldest", "most_voted": "Most Voted", "best": "Best"}
+FORM_FIELDS = ("body", "author_name", "author_email", "author_url")
 
 
-@get("/", summary="The discussion of the site's home page", include_in_schema=False)
+def _fields(request: Request[Any, Any, Any]) -> list[tuple[str, str, str, bool]]:
+    s = rd.kibitz(request).settings
+    out = [
+        ("author_name", "Name", "text", s.require_name),
+        ("author_email", "E-mail", "email", s.require_email),
+    ]
+    if s.allow_website:
+        out.append(("author_url", "Website", "url", False))
+    return out
+
+
+async def _discussion_context(
+    request: Request[Any, Any, Any],
+    key: str,
+    sort: str,
+    cursor: str | None,
+    *,
+    reply_to: int | None = None,
+    form: dict[str, str] | None = None,
+    error: ServiceError | None = None,
+    notice: str | None = None,
+) -> dict[str, Any]:
+    kb = rd.kibitz(request)
+    sort_ = reading.check_sort(sort)
+    page = await reading.load_page(kb, key, sort_, kb.settings.page_size, cursor)
+    path = request.url.path if request.method == "GET" else _page_url(key)
+
+    def link(**params: str) -> str:
+        query = {"sort": sort_, **params}
+        if path.startswith("/discussion"):
+            query = {"thread": key, **query}
+        return f"{path.split('?')[0]}?{urlencode(query)}#kb-count"
+
+    reply_query = urlencode({"thread": key}) + "&" if path.startswith("/discussion") else ""
+    return {
+        "site_name": kb.settings.site_name,
+        "support_url": kb.settings.support_url,
+        "page": page,
+        "sort": sort_,
+        "sorts": [(s, SORT_LABELS[s], link(sort=s)) for s in SORTS],
+        "next_link": link(cursor=page.next_cursor) if page.next_cursor else None,
+        "first_link": link() if cursor else None,
+        "reply_to": reply_to,
+        "reply_query": reply_query,
+        "form": {name: (form or {}).get(name, "") for name in FORM_FIELDS},
+        "fields": _fields(request),
+        "error": error,
+        "notice": notice,
+    }
+
+
+def _page_url(key: str) -> str:
+    """Where a thread is shown: its article's path, or the plain discussion page."""
+    if key.startswith("/") and not key.startswith("//"):
+        return key
+    return "/discussion?" + urlencode({"thread": key})
+
+
+async def _page(
+    request: Request[Any, Any, Any],
+    key: str,
+    sort: str,
+    cursor: str | None,
+    article: articles.Article | None = None,
+    **extra: Any,
+) -> Template:
+    """The article with its discussion, or the discussion alone when no article is here."""
+    context = await _discussion_context(request, key, sort, cursor, **extra)
+    if article is None:
+        try:
+            article = await articles.get(rd.kibitz(request), key)
+        except NotFound:
+            return Template("thread.html", context=context)
+    return Template("article.html", context={**context, "article": article})
+
+
+_NOTICES = {
+    "posted": "Comment posted.",
+    "pending": "Thank you. Your comment is awaiting moderation.",
+}
+
+
+@get("/", include_in_schema=False)
 async def home(
     request: Request[Any, Any, Any],
     sort: FromQuery[str] = "newest",
     cursor: FromQuery[str | None] = None,
+    reply: FromQuery[int | None] = None,
+    posted: FromQuery[str | None] = None,
 ) -> Template:
-    return await thread_view(request, "/", sort, cursor)
+    """The newest article with its discussion, or a page saying how to add one."""
+    kb = rd.kibitz(request)
+    newest = await articles.latest(kb, 1)
+    if not newest:
+        return Template("home.html", context={"site_name": kb.settings.site_name,
+                                              "support_url": kb.settings.support_url,
+                                              "articles": []})  # fmt: skip
+    notice = _NOTICES.get(posted or "")
+    return await _page(
+        request, newest[0].path, sort, cursor, newest[0], reply_to=reply, notice=notice
+    )
 
 
-@get("/discussion", summary="A thread as a plain page", include_in_schema=False)
+@get("/articles", include_in_schema=False)
+async def article_list(request: Request[Any, Any, Any]) -> Template:
+    kb = rd.kibitz(request)
+    context = {
+        "site_name": kb.settings.site_name,
+        "support_url": kb.settings.support_url,
+        "articles": await articles.latest(kb, 50),
+    }
+    return Template("home.html", context=context)
+
+
+@get("/discussion", include_in_schema=False)
 async def discussion(
     request: Request[Any, Any, Any],
     thread: FromQuery[str],
     sort: FromQuery[str] = "newest",
     cursor: FromQuery[str | None] = None,
+    reply: FromQuery[int | None] = None,
+    posted: FromQuery[str | None] = None,
 ) -> Template:
-    return await thread_view(request, thread, sort, cursor)
+    notice = _NOTICES.get(posted or "")
+    return await _page(request, thread, sort, cursor, reply_to=reply, notice=notice)
 
 
-async def thread_view(
-    request: Request[Any, Any, Any], key: str, sort: str, cursor: str | None
+@get("/{path:path}", include_in_schema=False)
+async def article_page(
+    request: Request[Any, Any, Any],
+    path: FromPath[str],
+    sort: FromQuery[str] = "newest",
+    cursor: FromQuery[str | None] = None,
+    reply: FromQuery[int | None] = None,
+    posted: FromQuery[str | None] = None,
 ) -> Template:
-    kb = kibitz(request)
-    sort_ = reading.check_sort(sort)
-    page = await reading.load_page(kb, key, sort_, kb.settings.page_size, cursor)
+    """An article at its clean URL, with its discussion."""
+    article = await articles.get(rd.kibitz(request), path)  # 404 unless an article lives here
+    notice = _NOTICES.get(posted or "")
+    return await _page(request, path, sort, cursor, article, reply_to=reply, notice=notice)
 
-    def link(**params: str) -> str:
-        query = {"thread": key, "sort": sort_, **params}
-        if request.url.path == "/":
-            query.pop("thread")
-        return f"{request.url.path}?{urlencode(query)}"
 
-    return Template(
-        template_name="thread.html",
-        context={
-            "site_name": kb.settings.site_name,
-            "page": page,
-            "sort": sort_,
-            "sorts": [(s, SORT_LABELS[s], link(sort=s)) for s in SORTS],
-            "next_link": link(cursor=page.next_cursor) if page.next_cursor else None,
-            "first_link": link() if cursor else None,
-        },
+@post("/discussion/comments", include_in_schema=False, status_code=303)
+async def post_form(
+    request: Request[Any, Any, Any],
+    data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Response[Any]:
+    """The form that works without JavaScript: post, then go back to the comment."""
+    kb = rd.kibitz(request)
+    key = data.get("thread", "")
+    parent = data.get("parent_id", "").strip()
+    try:
+        who, voter_cookie = rd.reader(request, mint=True)
+        rd.limit(request, "comment", who)
+        if parent and not parent.isdigit():
+            raise Invalid("unknown_parent", "There is no such comment.", "parent_id")
+        posted = await comment_service.create(
+            kb,
+            NewComment(
+                thread=key,
+                body=data.get("body", ""),
+                parent_id=int(parent) if parent else None,
+                author_name=data.get("author_name"),
+                author_email=data.get("author_email"),
+                author_url=data.get("author_url"),
+            ),
+            who,
+        )
+    except ServiceError as exc:
+        template = await _page(
+            request, key or "/", "newest", None,
+            reply_to=int(parent) if parent.isdigit() else None, form=data, error=exc,
+        )  # fmt: skip
+        template.status_code = exc.status if exc.status != 404 else 422
+        return template
+    state = "pending" if posted.status == "pending" else "posted"
+    target = _page_url(key)
+    joiner = "&" if "?" in target else "?"
+    redirect = Redirect(
+        f"{target}{joiner}posted={state}#kibitz-comment-{posted.id}", status_code=303
     )
+    edit = rd.edit_cookie(kb, posted.id, posted.edit_token)
+    return rd.with_cookies(redirect, voter_cookie, edit)
