@@ -141,3 +141,40 @@ def test_bad_article_files_are_refused_clearly(text: str, code: str) -> None:
     with pytest.raises(Invalid) as info:
         articles.parse(text)
     assert info.value.code == code
+
+
+async def test_a_missing_page_is_an_html_page_for_browsers_and_json_for_programs(
+    client: Any,
+) -> None:
+    page = await client.get("/2099/01/nothing", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and "Page not found" in page.text
+    assert page.headers["content-type"].startswith("text/html")
+    api = await client.get("/api/v1/nope", headers={"Accept": "text/html"})
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+
+
+async def test_a_locked_database_is_503_with_retry_after(make_client: Any) -> None:
+    client = await make_client()
+    if not client.kb.db.is_sqlite:
+        pytest.skip("SQLite's write lock")
+    import sqlite3
+
+    holder = sqlite3.connect(client.kb.db.url.database, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")
+    client.kb.db.writer.pool.dispose()
+    try:
+        from sqlalchemy import event
+
+        @event.listens_for(client.kb.db.writer, "connect")
+        def short_timeout(dbapi_conn: Any, _: Any) -> None:
+            dbapi_conn.execute("PRAGMA busy_timeout=50")
+
+        r = await client.post(
+            "/api/v1/comments", json={"thread": "/x", "body": "hi", "author_name": "Al"}
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert r.json()["error"]["code"] == "unavailable"
+    assert (await read_thread(client, "/x"))["thread"]["comment_count"] == 0

@@ -9,7 +9,9 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import OperationalError
 
 from kibitz.models import ErrorBody, ErrorDetail
 from kibitz.services.errors import RateLimited, ServiceError
@@ -38,9 +40,29 @@ def error_response(
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
-def service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[bytes]:
+def _wants_page(request: Request[Any, Any, Any]) -> bool:
+    """A reader's browser asking for a page gets an HTML error page, everyone else JSON."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/feeds/", "/static/")) and "text/html" in (
+        request.headers.get("accept", "")
+    )
+
+
+def _answer(
+    request: Request[Any, Any, Any], status: int, code: str, message: str,
+    field: str | None = None, headers: dict[str, str] | None = None,
+) -> Response[Any]:  # fmt: skip
+    if _wants_page(request):
+        kb = request.app.state.kibitz
+        context = {"site_name": kb.settings.site_name, "support_url": kb.settings.support_url,
+                   "status": status, "message": message}  # fmt: skip
+        return Template("error.html", context=context, status_code=status, headers=headers)
+    return error_response(status, code, message, field, headers)
+
+
+def service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-    return error_response(exc.status, exc.code, exc.message, exc.field, headers)
+    return _answer(request, exc.status, exc.code, exc.message, exc.field, headers)
 
 
 def validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
@@ -58,26 +80,37 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
     return error_response(422, "invalid", f"{field}: {message}." if field else message, field)
 
 
-def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     code, message = _GENERIC.get(status, ("error", exc.detail))
     if status == 400 and "json" in request.headers.get("content-type", ""):
         code, message = "malformed_json", f"The request body is not valid JSON ({exc.detail})."
     elif status in (400, 403) and exc.detail and exc.detail not in ("Bad Request", "Forbidden"):
         message = exc.detail
-    return error_response(status, code, message, None, exc.headers)
+    return _answer(request, status, code, message, None, exc.headers)
 
 
-def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+def database_error(request: Request[Any, Any, Any], exc: OperationalError) -> Response[Any]:
+    """The database is busy or unreachable: say so and when to retry; nothing was written."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return _answer(
+        request, 503, "unavailable", "The discussion is briefly unavailable; please retry.",
+        headers={"Retry-After": "5"},
+    )  # fmt: skip
+
+
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(
-        HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side."
-    )
+    return _answer(
+        request, HTTP_500_INTERNAL_SERVER_ERROR, "internal_error",
+        "Something went wrong on our side.",
+    )  # fmt: skip
 
 
 HANDLERS: dict[type[Exception], Any] = {
     ServiceError: service_error,
     ValidationException: validation_error,
+    OperationalError: database_error,
     HTTPException: http_error,
     Exception: internal_error,
 }
