@@ -1,0 +1,89 @@
+"""Migrations: an empty database upgrades to head on SQLite and PostgreSQL and then matches
+the declared tables exactly; downgrading and upgrading again works."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, inspect
+from sqlalchemy.engine import make_url
+
+from kibitz.db import migrate
+from kibitz.db.engine import Database
+from kibitz.db.tables import metadata
+from tests.conftest import ADMIN_URL, ENGINES, _asyncpg_dsn
+
+
+@pytest.fixture(params=ENGINES)
+async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"kibitz_migrate_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(_asyncpg_dsn(ADMIN_URL))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def _differences(conn: Connection) -> list[Any]:
+    return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+
+def _tables(conn: Connection) -> set[str]:
+    return set(inspect(conn).get_table_names())
+
+
+async def test_upgrade_an_empty_database_to_head_matches_the_tables(empty_database: str) -> None:
+    db = Database(empty_database)
+    try:
+        assert await migrate.current_revision(db) is None
+        await migrate.upgrade(db)
+        assert await migrate.current_revision(db) == migrate.head_revision()
+        assert await db.run(_differences) == []
+        await migrate.upgrade(db)  # a second run changes nothing
+        assert await db.run(_differences) == []
+    finally:
+        await db.dispose()
+
+
+async def test_downgrade_to_base_and_upgrade_again(empty_database: str) -> None:
+    db = Database(empty_database)
+    try:
+        await migrate.upgrade(db)
+        await migrate.downgrade(db, "base")
+        assert await db.run(_tables) <= {"alembic_version"}
+        await migrate.upgrade(db)
+        assert await db.run(_differences) == []
+    finally:
+        await db.dispose()
+
+
+def test_the_migration_chain_is_linear() -> None:
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(migrate.alembic_config())
+    assert len(scripts.get_heads()) == 1
+    assert scripts.get_current_head() == migrate.head_revision()
+
+
+async def test_the_comparison_notices_a_schema_that_lags_behind(empty_database: str) -> None:
+    """The check above can fail: a database one migration behind differs from the tables."""
+    db = Database(empty_database)
+    try:
+        await migrate.upgrade(db, "0001")
+        differences = await db.run(_differences)
+        added = [d[1].name for d in differences if isinstance(d, tuple) and d[0] == "add_table"]
+        assert added == ["articles"]
+    finally:
+        await db.dispose()
