@@ -87,6 +87,23 @@ def postgres_url(worker_id: str) -> Iterator[str]:
     _run(lambda: admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """An empty PostgreSQL database of this test's own (no tables), dropped afterwards."""
+    name = f"kibitz_fresh_{secrets.token_hex(4)}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(_asyncpg_dsn(ADMIN_URL), timeout=10)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    _run(lambda: admin(f'CREATE DATABASE "{name}"'))
+    yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    _run(lambda: admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 async def _empty_postgres(url: str) -> None:
     conn = await asyncpg.connect(_asyncpg_dsn(url))
     try:

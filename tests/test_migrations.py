@@ -3,37 +3,26 @@ the declared tables exactly; downgrading and upgrading again works."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
-from sqlalchemy.engine import make_url
 
 from kibitz.db import migrate
 from kibitz.db.engine import Database
 from kibitz.db.tables import metadata
-from tests.conftest import ADMIN_URL, ENGINES, _asyncpg_dsn
+from tests.conftest import ENGINES
 
 
 @pytest.fixture(params=ENGINES)
-async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    name = f"kibitz_migrate_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(_asyncpg_dsn(ADMIN_URL))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    url: str = request.getfixturevalue("fresh_postgres_url")
+    return url
 
 
 def _differences(conn: Connection) -> list[Any]:
