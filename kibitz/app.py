@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,8 +22,9 @@ from litestar.types import Message, Scope
 
 from kibitz import __version__
 from kibitz.context import Kibitz
+from kibitz.mail.worker import Worker
 from kibitz.settings import Settings, load_settings
-from kibitz.web import api, errors, feeds, pages
+from kibitz.web import api, embed, errors, feeds, pages, subscriptions
 
 HERE = Path(__file__).parent
 CSP = (
@@ -71,9 +73,18 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = None
+        if settings.worker_in_process:
+            worker = Worker(kb)
+            kb.wake_worker = worker.wake.set
+            task = asyncio.create_task(worker.run_forever(stop))
         try:
             yield
         finally:
+            stop.set()
+            if task is not None:
+                await task
             await kb.close()
 
     app = Litestar(
@@ -83,12 +94,20 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             api.ThreadsController,
             feeds.site_feed,
             feeds.thread_feed,
+            subscriptions.subscribe,
+            subscriptions.confirm_page,
+            subscriptions.confirm,
+            subscriptions.unsubscribe_page,
+            subscriptions.unsubscribe,
+            subscriptions.manage_page,
+            subscriptions.manage,
             pages.home,
             pages.article_list,
             pages.discussion,
             pages.post_form,
             pages.article_page,
             healthz,
+            embed.widget_file,
             openapi_json,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
@@ -101,7 +120,8 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             cookie_httponly=True,
             header_name="x-kibitz-csrf",
             # the JSON API is protected by its JSON-only, allowed-origin rule instead
-            exclude=["/api/"],
+            # one-click unsubscribe (RFC 8058) comes from mail clients, authorised by its token
+            exclude=["/api/", "/subscriptions/unsubscribe"],
         ),
         cors_config=CORSConfig(
             allow_origins=sorted(settings.origins),

@@ -238,3 +238,53 @@ def demo() -> None:
     _migrate()
     saved = _run(reference.load)
     click.echo(f"reference article at {saved.path}")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Carry out what is due, then stop.")
+def worker(once: bool) -> None:
+    """Send mail and webhooks from the outbox (besides, or instead of, `kibitz serve`)."""
+    import signal
+
+    from kibitz.mail.worker import Worker
+
+    async def work(kb: Kibitz) -> int:
+        w = Worker(kb)
+        if once:
+            return await w.drain()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await w.run_forever(stop)
+        return 0
+
+    handled = _run(work)
+    if once:
+        click.echo(f"handled {handled} outbox rows")
+
+
+@main.group()
+def mail() -> None:
+    """Outgoing mail."""
+
+
+@mail.command("test")
+@click.argument("address")
+def mail_test(address: str) -> None:
+    """Send a test mail to ADDRESS now, through the configured SMTP server."""
+    from kibitz.mail import backends, messages
+    from kibitz.services.addresses import check_email
+
+    async def work(kb: Kibitz) -> str:
+        email = check_email(address, "address", required_message="Give an address.") or ""
+        message = backends.build(kb.settings, messages.test_mail(kb, email), "")
+        await backends.backend_for(kb.settings).send(message)
+        return "SMTP server " + kb.settings.smtp_host if kb.settings.smtp_host else "the log"
+
+    try:
+        where = _run(work)
+    except OSError as exc:
+        click.echo(f"kibitz: could not send: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"sent a test mail to {address} through {where}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,8 @@ class Kibitz:
     cache: ResponseCache
     signer: Signer
     limiter: RateLimiter = field(repr=False)
+    # set by a worker running in this process, so that new work is taken up at once
+    wake_worker: Callable[[], None] = field(default=lambda: None, repr=False)
 
     @classmethod
     def create(cls, settings: Settings) -> Kibitz:

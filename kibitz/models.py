@@ -90,6 +90,16 @@ class NewComment(Struct, forbid_unknown_fields=False):
     author_url: str | None = None
     thread_title: str | None = None
     thread_url: str | None = None
+    # "Notify of": every new comment on the thread, or replies to my comments (needs e-mail)
+    notify: Literal["none", "thread", "replies"] = "none"
+    # and replies to this comment in particular
+    notify_replies: bool = False
+
+
+class NewSubscription(Struct):
+    email: str
+    thread: str
+    kind: Literal["thread", "replies"] = "thread"
 
 
 class CommentEdit(Struct):

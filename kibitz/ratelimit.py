@@ -21,6 +21,9 @@ RATE_LIMITS: dict[str, tuple[int, int]] = {
     "edit.ip": (200, 60),
     "vote.voter": (30, 60),
     "vote.ip": (300, 60),
+    "subscribe.voter": (10, 3600),
+    "subscribe.ip": (100, 3600),
+    "subscribe.email": (3, 3600),
     "preview.voter": (60, 60),
     "preview.ip": (600, 60),
 }

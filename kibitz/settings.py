@@ -105,6 +105,31 @@ class Settings:
         "(requests/seconds). See docs/rate-limits.md.",
     )
 
+    # -- mail and webhooks
+    smtp_host: str = _s("", "SMTP server; empty writes mail to the log instead (development).")
+    smtp_port: int = _s(587, "SMTP port.")
+    smtp_security: Literal["starttls", "tls", "none"] = _s(
+        "starttls",
+        "`starttls`, `tls` (implicit TLS) or `none`.",
+        choices=("starttls", "tls", "none"),
+    )
+    smtp_user: str = _s("", "SMTP user name (empty: no login).")
+    smtp_password: str = _s("", "SMTP password.", secret=True)
+    mail_from: str = _s("kibitz@localhost", "The From address of every mail.")
+    mail_reply_to: str = _s("", "A Reply-To address (empty: none).")
+    worker_in_process: bool = _s(
+        True, "Run the mail and webhook worker inside `kibitz serve` (else run `kibitz worker`)."
+    )
+    outbox_max_attempts: int = _s(8, "Tries before a mail or webhook is given up as failed.")
+    outbox_lease_seconds: int = _s(
+        120, "How long a worker may hold a claimed row before another takes it over."
+    )
+    digest_interval_seconds: int = _s(86_400, "How often a digest subscriber gets mail.")
+    webhook_urls: list[str] = _s([], "URLs that receive signed webhook events.")
+    webhook_secret: str = _s(
+        "", "Secret for signing webhooks (Standard Webhooks, `whsec_<base64>`).", secret=True
+    )
+
     # -- speed
     cache_max_bytes: int = _s(64 * 1024 * 1024, "Memory for cached thread pages and counts.")
 
@@ -212,7 +237,8 @@ def _validate(s: Settings) -> list[str]:
             bad("thread_url_patterns", f"a pattern is a URL path starting with '/': {p!r}")
     positive = (
         "port", "workers", "db_pool_size", "max_body_chars", "max_request_bytes",
-        "display_depth", "page_size", "max_page_size", "cache_max_bytes",
+        "display_depth", "page_size", "max_page_size", "cache_max_bytes", "smtp_port",
+        "outbox_max_attempts", "outbox_lease_seconds", "digest_interval_seconds",
     )  # fmt: skip
     for name in positive:
         if getattr(s, name) < 1:
@@ -227,6 +253,11 @@ def _validate(s: Settings) -> list[str]:
                 bad("rate_limits", f"unknown limit {key!r}; known: {', '.join(RATE_LIMITS)}")
     except ValueError as exc:
         bad("rate_limits", str(exc))
+    for url in s.webhook_urls:
+        if origin_of(url) is None:
+            bad("webhook_urls", f"not an http(s) URL: {url!r}")
+    if s.webhook_urls and not s.webhook_secret:
+        bad("webhook_secret", "webhooks need a signing secret")
     if s.env == "production":
         if not s.secret_key or s.secret_key == DEV_SECRET or len(s.secret_key) < 32:
             bad("secret_key", "production needs a random secret of at least 32 characters")

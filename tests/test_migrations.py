@@ -73,6 +73,6 @@ async def test_the_comparison_notices_a_schema_that_lags_behind(empty_database: 
         await migrate.upgrade(db, "0001")
         differences = await db.run(_differences)
         added = [d[1].name for d in differences if isinstance(d, tuple) and d[0] == "add_table"]
-        assert added == ["articles"]
+        assert "articles" in added
     finally:
         await db.dispose()

@@ -194,3 +194,78 @@ articles = Table(
     CheckConstraint("length(title) > 0", name="title_not_empty"),
 )
 Index("ix_articles_published", articles.c.published_at)
+
+# -- notifications: who wants mail, and everything waiting to be sent
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    # the address as given, and the form every lookup uses (trimmed, lower case)
+    Column("email", String(254), nullable=False),
+    Column("email_key", String(254), nullable=False, unique=True),
+    Column("confirmed_at", UTCDateTime, nullable=True),
+    Column("confirmation_sent_at", UTCDateTime, nullable=True),
+    Column("digest", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+SUBSCRIPTION_KINDS = ("thread", "replies", "comment")
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    # thread: every new comment; replies: replies to my comments; comment: replies to one
+    Column("kind", String(16), nullable=False),
+    Column("thread_id", Id, ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
+    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    # "kind:thread:comment", so that one subscription exists once (NULLs are never equal)
+    Column("target", String(64), nullable=False),
+    UniqueConstraint("subscriber_id", "target", name="uq_subscriptions_subscriber_target"),
+    CheckConstraint("kind IN ('thread', 'replies', 'comment')", name="kind_known"),
+    CheckConstraint(
+        "(kind = 'comment') = (comment_id IS NOT NULL)", name="comment_only_for_comment_kind"
+    ),
+)
+Index("ix_subscriptions_thread", subscriptions.c.thread_id, subscriptions.c.kind)
+Index("ix_subscriptions_comment", subscriptions.c.comment_id)
+
+# comments waiting for a subscriber's daily digest
+digest_items = Table(
+    "digest_items",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("subscriber_id", "comment_id", name="uq_digest_items_subscriber_comment"),
+)
+
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
+
+# Everything sent later (mail, webhooks, fan-outs), written in the transaction of its cause.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("topic", String(16), nullable=False),
+    # the same event never queues twice
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False, server_default="queued"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    # a claimed row whose lease runs out is taken up again (its worker died)
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("locked_by", String(64), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed')", name="status_known"),
+    CheckConstraint("topic IN ('mail', 'fanout', 'webhook')", name="topic_known"),
+    CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+)
+Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)

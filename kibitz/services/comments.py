@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from kibitz import markdown
 from kibitz.context import Kibitz
 from kibitz.db.tables import comments, threads
+from kibitz.mail import outbox, webhooks
 from kibitz.models import (
     Author,
     Comment,
@@ -23,15 +24,15 @@ from kibitz.models import (
     Votes,
 )
 from kibitz.security import hash_token, new_token
+from kibitz.services import subscriptions
 from kibitz.services import threads as thread_service
+from kibitz.services.addresses import check_email
 from kibitz.services.errors import Conflict, Forbidden, Invalid, NotFound
 from kibitz.settings import Settings
 
 MAX_NAME = 100
-MAX_EMAIL = 254
 MAX_URL = 2048
 SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+$")
 
 # what the read path selects: never an e-mail address, an address hash or a token
 PUBLIC_COLUMNS = [
@@ -79,11 +80,11 @@ def check_author(
         name = settings.guest_name
     if len(name) > MAX_NAME:
         raise Invalid("too_long", f"A name has at most {MAX_NAME} characters.", "author_name")
-    email = (email or "").strip() or None
-    if email is None and settings.require_email:
-        raise Invalid("required", "Please give your e-mail address.", "author_email")
-    if email is not None and (len(email) > MAX_EMAIL or not EMAIL_RE.match(email)):
-        raise Invalid("invalid_email", "That is not an e-mail address.", "author_email")
+    email = check_email(
+        email,
+        "author_email",
+        required_message="Please give your e-mail address." if settings.require_email else None,
+    )
     url = (url or "").strip() or None
     if url is not None:
         if not settings.allow_website:
@@ -157,6 +158,9 @@ async def create(
     page_url = thread_service.check_url(data.thread_url or "", "thread_url")
     if data.parent_id is not None and data.parent_id < 1:
         raise Invalid("unknown_parent", "There is no such comment to reply to.", "parent_id")
+    wants_mail = data.notify != "none" or data.notify_replies
+    if wants_mail and email is None:
+        raise Invalid("required", "Give your e-mail address to be notified.", "author_email")
     html = render(s, body)  # outside the write transaction: rendering is the slow part
     token = new_token()
     created = at or thread_service.now()
@@ -190,6 +194,11 @@ async def create(
         }
         insert = sa.insert(comments).values(**values).returning(comments.c.id)
         comment_id = conn.execute(insert).scalar_one()
+        if email is not None:
+            if data.notify != "none":
+                subscriptions.add(conn, kb, email, data.notify, thread.id, now=created)
+            if data.notify_replies:
+                subscriptions.add(conn, kb, email, "comment", thread.id, comment_id, now=created)
         if status == "approved":
             _became_visible(conn, parent.id if parent is not None else None)
             thread_service.bump(
@@ -198,16 +207,28 @@ async def create(
                 comment_count=threads.c.comment_count + 1,
                 last_comment_at=created,
             )
+            announce(conn, kb, comment_id, key, "comment.created", now=created)
         return _row(conn, comment_id)
 
     row = await kb.db.write(tx)
     kb.cache.invalidate(key)
+    kb.wake_worker()
     c = public(row)
     return PostedComment(
         **{f: getattr(c, f) for f in c.__struct_fields__},
         edit_token=token,
         edit_until=created + timedelta(seconds=s.edit_window_seconds),
     )
+
+
+def announce(
+    conn: Connection, kb: Kibitz, comment_id: int, thread_key: str, event: str, *, now: datetime
+) -> None:
+    """A comment became visible: queue its notifications and webhooks in this transaction."""
+    outbox.enqueue(conn, "fanout", f"fanout:comment:{comment_id}", {"comment_id": comment_id},
+                   at=now)  # fmt: skip
+    webhooks.emit(conn, kb.settings, event, str(comment_id),
+                  {"id": comment_id, "thread": thread_key}, now=now)  # fmt: skip
 
 
 def _became_visible(conn: Connection, parent_id: int | None) -> None:
@@ -300,12 +321,16 @@ async def delete(
                 author_url=None,
             )
         )
+        key = thread_service.key_of(conn, row.thread_id)
         if row.status == "approved":
             if row.reply_count == 0:
                 _became_invisible(conn, row.parent_id)
             thread_service.bump(conn, row.thread_id, comment_count=threads.c.comment_count - 1)
-        return _row(conn, comment_id), thread_service.key_of(conn, row.thread_id)
+            webhooks.emit(conn, kb.settings, "comment.deleted", str(comment_id),
+                          {"id": comment_id, "thread": key}, now=when)  # fmt: skip
+        return _row(conn, comment_id), key
 
     after, key = await kb.db.write(tx)
     kb.cache.invalidate(key)
+    kb.wake_worker()
     return public(after) if after.reply_count > 0 else None

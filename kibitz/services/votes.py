@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kibitz.context import Kibitz
 from kibitz.db.tables import comments, threads, votes
+from kibitz.mail import webhooks
 from kibitz.models import Reader, VoteResult
 from kibitz.services import threads as thread_service
 from kibitz.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -57,7 +58,19 @@ def _apply(conn: Connection, comment: Any, voter_id: str, value: int) -> tuple[A
     return row, True
 
 
-def _vote(conn: Connection, comment_id: int, voter_id: str, value: int) -> tuple[Any, bool, str]:
+def _announce(conn: Connection, kb: Kibitz, comment_id: int, key: str, row: Any) -> None:
+    now = thread_service.now()
+    webhooks.emit(
+        conn, kb.settings, "vote.changed", f"{comment_id}:{now.timestamp()}",
+        {"comment": comment_id, "thread": key, "up": row.up, "down": row.down,
+         "score": row.score},
+        now=now,
+    )  # fmt: skip
+
+
+def _vote(
+    conn: Connection, kb: Kibitz, comment_id: int, voter_id: str, value: int
+) -> tuple[Any, bool, str]:
     comment = conn.execute(sa.select(comments).where(comments.c.id == comment_id)).first()
     if comment is None or comment.status in ("pending", "spam", "rejected"):
         raise NotFound("comment_not_found", "There is no such comment.")
@@ -66,7 +79,10 @@ def _vote(conn: Connection, comment_id: int, voter_id: str, value: int) -> tuple
     if comment.voter_id is not None and comment.voter_id == voter_id:
         raise Forbidden("own_comment", "You cannot vote on your own comment.")
     row, changed = _apply(conn, comment, voter_id, value)
-    return row, changed, thread_service.key_of(conn, comment.thread_id)
+    key = thread_service.key_of(conn, comment.thread_id)
+    if changed:
+        _announce(conn, kb, comment_id, key, row)
+    return row, changed, key
 
 
 async def vote(kb: Kibitz, comment_id: int, reader: Reader, value: int) -> VoteResult:
@@ -76,12 +92,17 @@ async def vote(kb: Kibitz, comment_id: int, reader: Reader, value: int) -> VoteR
     if voter_id is None:
         raise Forbidden("no_voter", "Voting needs the voter cookie; enable cookies.")
     try:
-        row, changed, key = await kb.db.write(lambda conn: _vote(conn, comment_id, voter_id, value))
+        row, changed, key = await kb.db.write(
+            lambda conn: _vote(conn, kb, comment_id, voter_id, value)
+        )
     except IntegrityError:
         # two first votes from one reader at once: the other one won; apply ours over it
-        row, changed, key = await kb.db.write(lambda conn: _vote(conn, comment_id, voter_id, value))
+        row, changed, key = await kb.db.write(
+            lambda conn: _vote(conn, kb, comment_id, voter_id, value)
+        )
     if changed:
         kb.cache.invalidate(key)
+        kb.wake_worker()
     return VoteResult(up=row.up, down=row.down, score=row.score, my_vote=value)
 
 

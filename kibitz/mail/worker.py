@@ -1,0 +1,207 @@
+"""The worker: claims outbox rows, carries them out, records what happened.
+
+Runs inside ``kibitz serve`` by default, or alone as ``kibitz worker``; any number of workers
+may run at once. Tests drive it with ``run_once()`` and ``drain()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from kibitz.context import Kibitz
+from kibitz.db.tables import comments, digest_items, subscribers, threads
+from kibitz.mail import backends, messages, outbox, webhooks
+from kibitz.services import subscriptions as subs
+
+log = logging.getLogger("kibitz.worker")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Worker:
+    def __init__(
+        self,
+        kb: Kibitz,
+        *,
+        name: str | None = None,
+        backend: backends.MailBackend | None = None,
+        http: httpx.AsyncClient | None = None,
+        batch: int = 20,
+    ) -> None:
+        self.kb = kb
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.backend = backend or backends.backend_for(kb.settings)
+        self.http = http
+        self.batch = batch
+        self.wake = asyncio.Event()
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.kb.settings.outbox_lease_seconds)
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """Queue due digests, then claim and carry out one batch. Returns rows handled."""
+        now = now or utcnow()
+        await self.kb.db.write(lambda conn: self._queue_digests(conn, now))
+        jobs = await self.kb.db.write(
+            lambda conn: outbox.claim(conn, self.name, now=now, lease=self.lease, limit=self.batch)
+        )
+        for job in jobs:
+            await self._carry_out(job)
+        return len(jobs)
+
+    async def drain(self, now: datetime | None = None, rounds: int = 100) -> int:
+        """Run until nothing is due (for tests and `kibitz worker --once`)."""
+        total = 0
+        for _ in range(rounds):
+            handled = await self.run_once(now)
+            total += handled
+            if not handled:
+                break
+        return total
+
+    async def run_forever(self, stop: asyncio.Event, poll: float = 2.0) -> None:
+        log.info("worker %s started", self.name)
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:  # keep going: the next round retries
+                log.exception("worker round failed")
+                handled = 0
+            if handled:
+                continue
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                waiters = [
+                    asyncio.ensure_future(stop.wait()),
+                    asyncio.ensure_future(self.wake.wait()),
+                ]
+                try:
+                    await asyncio.wait(waiters, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for w in waiters:
+                        w.cancel()
+        if self.http is not None:
+            await self.http.aclose()
+
+    async def _carry_out(self, job: outbox.Job) -> None:
+        try:
+            if job.topic == "mail":
+                message = backends.build(self.kb.settings, job.payload, job.key)
+                await self.backend.send(message)
+            elif job.topic == "webhook":
+                if self.http is None:
+                    self.http = httpx.AsyncClient()
+                await webhooks.deliver(self.http, self.kb.settings, job.payload)
+            elif job.topic == "fanout":
+                comment_id = int(job.payload["comment_id"])
+
+                def expand_and_finish(conn: Connection) -> None:
+                    self._expand(conn, comment_id, utcnow())
+                    outbox.done(conn, job, self.name, now=utcnow())
+
+                await self.kb.db.write(expand_and_finish)
+                return
+            else:
+                raise ValueError(f"unknown topic {job.topic!r}")
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            gave_up = await self.kb.db.write(
+                lambda conn: outbox.failed(
+                    conn, job, self.name, error, now=utcnow(),
+                    max_attempts=self.kb.settings.outbox_max_attempts,
+                )
+            )  # fmt: skip
+            level = logging.ERROR if gave_up else logging.WARNING
+            log.log(level, "%s %s failed (try %d): %s", job.topic, job.key, job.attempts, error)
+            return
+        await self.kb.db.write(lambda conn: outbox.done(conn, job, self.name, now=utcnow()))
+
+    # -- a comment became visible: one mail per subscriber who wants it
+
+    def _page_link(self, thread: Any, comment_id: int) -> str:
+        base = thread.url or self.kb.settings.public_origin + (
+            thread.key if thread.key.startswith("/") else "/"
+        )
+        return f"{base}#kibitz-comment-{comment_id}"
+
+    def _expand(self, conn: Connection, comment_id: int, now: datetime) -> None:
+        comment = conn.execute(sa.select(comments).where(comments.c.id == comment_id)).first()
+        if comment is None or comment.status != "approved":
+            return  # deleted or held since: nobody hears of it
+        thread = conn.execute(sa.select(threads).where(threads.c.id == comment.thread_id)).one()
+        kb = self.kb
+        for sub in subs.recipients(conn, comment):
+            if sub.digest:
+                subs._insert_ignore(
+                    conn, digest_items, subscriber_id=sub.id, comment_id=comment.id, created_at=now
+                )
+                continue
+            payload = messages.notification(
+                kb,
+                email=sub.email,
+                reason=sub.kind,
+                author=comment.author_name,
+                body_md=comment.body_md,
+                body_html=comment.body_html,
+                thread_title=thread.title or thread.key,
+                link=self._page_link(thread, comment.id),
+                unsubscribe=self._unsubscribe_url(sub.id, sub.subscription_id),
+                manage=self._manage_url(sub.id),
+            )
+            outbox.enqueue(conn, "mail", f"notify:{comment.id}:{sub.id}", payload, at=now)
+
+    def _unsubscribe_url(self, subscriber_id: int, subscription_id: int | None) -> str:
+        token = subs.unsubscribe_token(self.kb, subscriber_id, subscription_id)
+        return messages._url(self.kb, "/subscriptions/unsubscribe", token=token)
+
+    def _manage_url(self, subscriber_id: int) -> str:
+        token = subs.manage_token(self.kb, subscriber_id)
+        return messages._url(self.kb, "/subscriptions/manage", token=token)
+
+    # -- daily digests
+
+    def _queue_digests(self, conn: Connection, now: datetime) -> None:
+        cutoff = now - timedelta(seconds=self.kb.settings.digest_interval_seconds)
+        due = conn.execute(
+            sa.select(digest_items.c.subscriber_id)
+            .group_by(digest_items.c.subscriber_id)
+            .having(sa.func.min(digest_items.c.created_at) <= cutoff)
+        ).scalars().all()  # fmt: skip
+        for sid in due:
+            sub = conn.execute(sa.select(subscribers).where(subscribers.c.id == sid)).one()
+            rows = conn.execute(
+                sa.select(digest_items.c.id, comments.c.id.label("comment_id"),
+                          comments.c.author_name, comments.c.body_md, comments.c.body_html,
+                          comments.c.status, threads.c.title, threads.c.key, threads.c.url)
+                .join(comments, comments.c.id == digest_items.c.comment_id)
+                .join(threads, threads.c.id == comments.c.thread_id)
+                .where(digest_items.c.subscriber_id == sid)
+                .order_by(comments.c.created_at, comments.c.id)
+            ).all()  # fmt: skip
+            items = [
+                {"author": r.author_name, "body_md": r.body_md, "body_html": r.body_html,
+                 "thread_title": r.title or r.key,
+                 "link": self._page_link(r, r.comment_id)}
+                for r in rows if r.status == "approved"
+            ]  # fmt: skip
+            if items:
+                payload = messages.digest(
+                    self.kb, email=sub.email, items=items,
+                    unsubscribe=self._unsubscribe_url(sid, None), manage=self._manage_url(sid),
+                )  # fmt: skip
+                last = max(r.id for r in rows)
+                outbox.enqueue(conn, "mail", f"digest:{sid}:{last}", payload, at=now)
+            conn.execute(sa.delete(digest_items).where(digest_items.c.id.in_([r.id for r in rows])))
