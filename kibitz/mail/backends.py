@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import logging
 from email.message import EmailMessage
@@ -15,6 +16,10 @@ from kibitz.settings import Settings
 
 log = logging.getLogger("kibitz.mail")
 
+# RFC 5322's line limit, so that List-Unsubscribe and other long headers stay plain, never
+# folded into encoded words that mail clients would not recognise
+POLICY = email.policy.SMTP.clone(max_line_length=998)
+
 
 class MailBackend(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
@@ -26,8 +31,11 @@ class SMTPBackend:
 
     async def send(self, message: EmailMessage) -> None:
         s = self.settings
+        # flattened here, with our policy: aiosmtplib's own would fold long headers
         await aiosmtplib.send(
-            message,
+            message.as_bytes(policy=POLICY.clone(linesep="\r\n")),
+            sender=s.mail_from,
+            recipients=[str(message["To"])],
             hostname=s.smtp_host,
             port=s.smtp_port,
             username=s.smtp_user or None,
@@ -62,7 +70,7 @@ def message_id(settings: Settings, key: str) -> str:
 
 
 def build(settings: Settings, payload: dict[str, Any], key: str) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=POLICY)
     message["From"] = f"{settings.site_name} <{settings.mail_from}>"
     message["To"] = payload["to"]
     message["Subject"] = payload["subject"]
