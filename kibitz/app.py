@@ -24,7 +24,7 @@ from kibitz import __version__
 from kibitz.context import Kibitz
 from kibitz.mail.worker import Worker
 from kibitz.settings import Settings, load_settings
-from kibitz.web import api, embed, errors, feeds, pages, subscriptions
+from kibitz.web import api, embed, errors, feeds, moderation, pages, subscriptions
 
 HERE = Path(__file__).parent
 CSP = (
@@ -101,6 +101,8 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             subscriptions.unsubscribe,
             subscriptions.manage_page,
             subscriptions.manage,
+            moderation.moderate_page,
+            moderation.moderate,
             pages.home,
             pages.article_list,
             pages.discussion,

@@ -117,6 +117,12 @@ class Settings:
     smtp_password: str = _s("", "SMTP password.", secret=True)
     mail_from: str = _s("kibitz@localhost", "The From address of every mail.")
     mail_reply_to: str = _s("", "A Reply-To address (empty: none).")
+    moderator_emails: list[str] = _s(
+        [], "Addresses that get a mail for each comment waiting for approval."
+    )
+    moderator_mail_all: bool = _s(
+        False, "Also mail the moderators about every new comment that needs no approval."
+    )
     worker_in_process: bool = _s(
         True, "Run the mail and webhook worker inside `kibitz serve` (else run `kibitz worker`)."
     )

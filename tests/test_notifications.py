@@ -56,7 +56,7 @@ async def setup(make_client: Any, port: int, **extra: Any) -> tuple[Any, Any, Wo
     """A thread with one comment, a subscriber's browser and a commenter's, and a worker."""
     reader = await make_client(**mail_settings(port, **extra))
     writer = await make_client(kb=reader.kb)
-    await post_comment(writer, "The first comment", author_name="Al")
+    await post_comment(writer, "The first comment", author_name="Al", expect=None)
     return reader, writer, Worker(reader.kb)
 
 
@@ -334,3 +334,34 @@ async def test_webhooks_are_signed_like_standard_webhooks(make_client: Any, smtp
         ).decode()
         assert headers["webhook-signature"] == f"v1,{expected}"
         assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60
+
+
+async def test_moderators_act_on_held_comments_from_their_mail(make_client: Any, smtp: Any) -> None:
+    inbox, port = smtp
+    reader, writer, worker = await setup(
+        make_client, port, moderation="all", moderator_emails=["mod@example.org"]
+    )
+    await post_comment(reader, "Following", author_name="Nadia",
+                       author_email="nadia@example.org", notify="thread", expect=202)  # fmt: skip
+    await worker.drain()
+    await confirm(reader, inbox, "nadia@example.org")
+    held = await post_comment(writer, "Please approve me", expect=202)
+    await worker.drain()
+    alerts = [m for m in inbox.to("mod@example.org") if "waiting for approval" in m["Subject"]]
+    assert len(alerts) == 3  # the setup comment, Nadia's and this one
+    assert not [m for m in inbox.to("nadia@example.org") if "New comment" in m["Subject"]]
+    [alert] = [m for m in alerts if "Please approve me" in Inbox.text(m)]
+    [approve] = re.findall(r"Approve: http://127\.0\.0\.1:8000(\S+)", Inbox.text(alert))
+    page = await reader.get(approve)
+    assert page.status_code == 200 and "Approve comment" in page.text
+    csrf = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    token = unquote(approve.split("token=", 1)[1])
+    done = await reader.post("/moderate", data={"_csrf_token": csrf.group(1), "token": token})
+    assert done.status_code == 200 and "Comment approved" in done.text
+    again = await reader.post("/moderate", data={"_csrf_token": csrf.group(1), "token": token})
+    assert again.status_code == 409  # single use: the comment is no longer pending
+    await worker.drain()
+    notes = [m for m in inbox.to("nadia@example.org") if "New comment" in m["Subject"]]
+    assert len(notes) == 1 and "Please approve me" in Inbox.text(notes[0])
+    assert held["status"] == "pending"

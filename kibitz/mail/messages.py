@@ -108,6 +108,27 @@ def digest(
     )  # fmt: skip
 
 
+def moderation(
+    kb: Kibitz, *, email: str, held: bool, author: str, body_md: str, thread: str,
+    approve: str | None, reject: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    site = kb.settings.site_name
+    subject = (f"[{site}] Comment waiting for approval on {thread}" if held
+               else f"[{site}] New comment on {thread}")  # fmt: skip
+    actions = f"\nApprove: {approve}\nReject: {reject}\n" if approve and reject else ""
+    text = f"{author} wrote on {thread}:\n\n{body_md}\n{actions}"
+    links = ""
+    if approve and reject:
+        links = (f'<p><a href="{escape(approve)}">Approve</a> · '
+                 f'<a href="{escape(reject)}">Reject</a></p>')  # fmt: skip
+    html = _page(
+        kb,
+        f"<p><strong>{escape(author)}</strong> wrote on {escape(thread)}:</p>"
+        f'<pre style="white-space:pre-wrap">{escape(body_md)}</pre>{links}',
+    )
+    return _mail(email, subject, text, html)
+
+
 def test_mail(kb: Kibitz, email: str) -> dict[str, Any]:
     site = kb.settings.site_name
     text = f"This is a test mail from kibitz for {site}. Mail works."

@@ -24,7 +24,7 @@ from kibitz.models import (
     Votes,
 )
 from kibitz.security import hash_token, new_token
-from kibitz.services import subscriptions
+from kibitz.services import moderator_alerts, subscriptions
 from kibitz.services import threads as thread_service
 from kibitz.services.addresses import check_email
 from kibitz.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -208,7 +208,9 @@ async def create(
                 last_comment_at=created,
             )
             announce(conn, kb, comment_id, key, "comment.created", now=created)
-        return _row(conn, comment_id)
+        row = _row(conn, comment_id)
+        moderator_alerts.tell_moderators(conn, kb, row, key)
+        return row
 
     row = await kb.db.write(tx)
     kb.cache.invalidate(key)

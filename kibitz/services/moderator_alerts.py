@@ -1,0 +1,48 @@
+"""Mail to moderators about new comments, with links to act on held ones.
+
+A link is signed and expires; it opens a page whose button POSTs the decision. It is
+single-use by construction: once the comment is no longer pending, it does nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import Connection
+
+from kibitz.context import Kibitz
+from kibitz.mail import messages, outbox
+from kibitz.services.errors import Forbidden
+
+ACTIONS = ("approve", "reject")
+LINK_MAX_AGE = 7 * 24 * 3600
+
+
+def action_token(kb: Kibitz, comment_id: int, action: str) -> str:
+    return kb.signer.sign("moderate", f"{comment_id}:{action}:{int(time.time())}")
+
+
+def read_token(kb: Kibitz, token: str) -> tuple[int, str]:
+    value = kb.signer.unsign("moderate", token)
+    parts = value.split(":") if value else []
+    if len(parts) != 3 or parts[1] not in ACTIONS or not parts[2].isdigit():
+        raise Forbidden("invalid_link", "This link is not valid (or has expired).")
+    if time.time() - int(parts[2]) > LINK_MAX_AGE:
+        raise Forbidden("invalid_link", "This link is not valid (or has expired).")
+    return int(parts[0]), parts[1]
+
+
+def tell_moderators(conn: Connection, kb: Kibitz, row: Any, thread_key: str) -> None:
+    """In the comment's transaction: mail each moderator about it (held, or any if asked)."""
+    held = row.status == "pending"
+    if not kb.settings.moderator_emails or not (held or kb.settings.moderator_mail_all):
+        return
+    links = {a: messages._url(kb, "/moderate", token=action_token(kb, row.id, a)) for a in ACTIONS}
+    for address in kb.settings.moderator_emails:
+        payload = messages.moderation(
+            kb, email=address, held=held, author=row.author_name, body_md=row.body_md,
+            thread=thread_key, approve=links["approve"] if held else None,
+            reject=links["reject"] if held else None,
+        )  # fmt: skip
+        outbox.enqueue(conn, "mail", f"moderate:{row.id}:{address}", payload, at=row.created_at)
