@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup run test test-fast lint format docs clean
+.PHONY: setup browser run test test-fast lint format docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -13,7 +13,14 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) node_modules
+
+## the browser tests drive Debian's Chromium; the accessibility test injects axe-core
+node_modules:
+	npm ci --no-audit --no-fund
+
+browser:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
 ## serve the reference article and its discussion on http://127.0.0.1:8000 from kibitz.db
 run: setup
@@ -23,7 +30,7 @@ run: setup
 	$(BIN)/kibitz serve
 
 ## the whole suite, on SQLite and PostgreSQL, in parallel
-test: setup
+test: setup browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
 
 test-fast: setup

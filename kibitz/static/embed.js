@@ -7,594 +7,599 @@
   const me = document.currentScript || document.querySelector("script[data-kibitz-thread]");
   if (!me || me.kibitz) return;
   me.kibitz = 1;
-  const ds = me.dataset;
-  const API = new URL(me.src, location.href).origin;
-  const KEY = ds.kibitzThread || location.pathname;
-  const PAGE = ds.kibitzUrl || location.href.split("#")[0];
-  const DELAY = +(ds.kibitzBubbleDelay || 8000);
-  const WEEK = 7 * 864e5;
-  const MAXD = 3; // replies nest under comments at most this deep (display depth 5)
-  const SORTS = { newest: "Newest", oldest: "Oldest", most_voted: "Most Voted", best: "Best" };
-  const S = {
-    prompt: "Would love your thoughts, please comment.",
-    help: "Markdown works: *italic*, **bold**, [links](https://example.org), > quotes. " +
-      "Your e-mail is never shown.",
-    posted: "Comment posted",
-    held: "Thanks! Your comment is awaiting moderation.",
-    net: "Could not reach the discussion server. Please try again.",
-  };
-  const NS = "http://www.w3.org/2000/svg";
-  const ICON = {
-    up: "M12 5l8 10H4z", down: "M12 19L4 9h16z",
-    bubble: "M4 3h16a2 2 0 012 2v11a2 2 0 01-2 2H9l-5 4v-4a2 2 0 01-2-2V5a2 2 0 012-2z",
-  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", () => widget(me));
+  else widget(me);
 
-  /* -- small helpers: text always goes in as text, never as markup */
-  const h = (tag, props, ...kids) => {
-    const el = document.createElement(tag);
-    for (const k in props || {}) {
-      const v = props[k];
-      if (v == null || v === false) continue;
-      if (k === "class") el.className = v;
-      else if (k === "text") el.textContent = v;
-      else if (k[0] === "o" && k[1] === "n") el.addEventListener(k.slice(2), v);
-      else el.setAttribute(k, v === true ? "" : v);
-    }
-    el.append(...kids.filter((x) => x != null && x !== false));
-    return el;
-  };
-  const icon = (name) => {
-    const svg = document.createElementNS(NS, "svg");
-    const path = document.createElementNS(NS, "path");
-    svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("aria-hidden", "true");
-    svg.setAttribute("focusable", "false");
-    path.setAttribute("d", ICON[name]);
-    svg.append(path);
-    return svg;
-  };
-  const store = {
-    get(k, d) {
-      try {
-        const v = localStorage.getItem("kibitz:" + k);
-        return v == null ? d : JSON.parse(v);
-      } catch (e) {
-        return d;
-      }
-    },
-    set(k, v) {
-      try {
-        localStorage.setItem("kibitz:" + k, JSON.stringify(v));
-      } catch (e) { /* private mode, full or disabled: remember nothing */ }
-    },
-  };
-  const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
-  const UNITS = [["year", 31536e3], ["month", 2592e3], ["week", 604800], ["day", 86400],
-    ["hour", 3600], ["minute", 60]];
-  const ago = (iso) => {
-    const s = (Date.now() - Date.parse(iso)) / 1e3;
-    if (s < 45) return "just now";
-    for (const [unit, n] of UNITS) {
-      if (s >= n || unit === "minute") return plural(Math.max(1, Math.floor(s / n)), unit) + " ago";
-    }
-  };
-  const full = (iso) => new Date(iso).toLocaleString(undefined,
-    { dateStyle: "full", timeStyle: "short" });
-  const timeEl = (iso) => h("time", { datetime: iso, title: full(iso), text: ago(iso) });
-
-  async function api(method, path, body, headers) {
-    let res;
-    let data = null;
-    try {
-      res = await fetch(API + "/api/v1/" + path, {
-        method,
-        credentials: "include",
-        headers: body ? { "Content-Type": "application/json", ...headers } : headers,
-        body: body && JSON.stringify(body),
-      });
-      data = await res.json();
-    } catch (e) {
-      if (!res) throw { message: S.net };
-    }
-    if (!res.ok) {
-      const err = (data && data.error) || { message: "Something went wrong (" + res.status + ")." };
-      const wait = res.headers.get("Retry-After");
-      if (res.status === 429 && wait) {
-        err.message = "Too many requests. Please wait " + plural(+wait, "second") + " and try again.";
-      }
-      throw err;
-    }
-    return data;
-  }
-
-  /* -- state */
-  let sort = store.get("sort", "newest");
-  if (!SORTS[sort]) sort = "newest";
-  let own = store.get("own", {}); // id -> {t: edit token, u: edit until, b: the Markdown}
-  for (const id in own) if (Date.parse(own[id].u) < Date.now()) delete own[id];
-  store.set("own", own);
-  let votes = {}; // id -> 1 | -1, this reader's votes
-  let count = 0;
-  let closed = false;
-  let cursor = null;
-  let seq = 0;
-  let uid = 0;
-  const nodes = new Map(); // id -> <li>
-  const mine = (id) => own[id] && Date.parse(own[id].u) > Date.now();
-
-  /* -- the two shadow roots: the discussion, and the floating bubble on <body> */
-  function shadow(host) {
-    const root = host.attachShadow({ mode: "open" });
-    const wrap = h("div", { class: "kb", hidden: true });
-    const show = () => (wrap.hidden = false);
-    root.append(h("link", { rel: "stylesheet", href: API + "/embed.css", onload: show, onerror: show }), wrap);
-    return wrap;
-  }
-  function theme() {
-    // light or dark after the host page: its text colour says which (its colour-scheme,
-    // prefers-color-scheme or its own switch all end up there)
-    const rgb = (getComputedStyle(host).color.match(/[\d.]+/g) || [0, 0, 0]).map(Number);
-    const dark = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2] > 140;
-    for (const w of [ui, bub]) w.classList.toggle("kb-dark", dark);
-  }
-
-  let host = document.getElementById("kibitz-thread");
-  if (!host) {
-    host = h("div", { id: "kibitz-thread" });
-    if (me.parentNode && me.parentNode !== document.head && document.body.contains(me)) me.after(host);
-    else document.body.append(host);
-  }
-  if (host.shadowRoot) return;
-  const ui = shadow(host);
-  const bubHost = h("div", { "data-kibitz-bubble": "" });
-  document.body.append(bubHost);
-  const bub = shadow(bubHost);
-
-  const live = h("div", { class: "kb-sr", role: "status", "aria-live": "polite" });
-  const say = (text) => {
-    live.textContent = "";
-    setTimeout(() => (live.textContent = text), 60);
-  };
-  const title = h("h2", { class: "kb-count", id: "kb-title", text: "Comments" });
-  const sorts = h("div", { class: "kb-sorts", role: "group", "aria-label": "Sort comments" });
-  for (const value in SORTS) {
-    sorts.append(h("button", {
-      type: "button", "data-sort": value, "aria-pressed": String(value === sort), text: SORTS[value],
-      onclick: () => setSort(value),
-    }));
-  }
-  const main = form({});
-  const list = h("ol", { class: "kb-list" });
-  const status = h("div", { class: "kb-state" });
-  const more = h("button", { type: "button", class: "kb-more", hidden: true, text: "View all comments",
-    onclick: viewAll });
-  ui.append(h("section", { class: "kb-sec", "aria-labelledby": "kb-title" },
-    live, h("header", { class: "kb-head" }, title, sorts), main, status, list, more));
-  theme();
-  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", theme);
-
-  /* -- the comment form: a new comment, a reply (parent) or an edit (comment) */
-  function form({ parent, edit, onDone }) {
-    const n = ++uid;
-    const kind = edit ? "edit" : parent ? "reply" : "new";
-    const author = store.get("author", {});
-    const ta = h("textarea", {
-      id: "kb-b" + n, name: "body", rows: kind === "new" ? 4 : 3, required: true,
-      placeholder: kind === "new" ? S.prompt : kind === "reply" ? "Write your reply…" : null,
-      "aria-describedby": kind === "new" ? "kb-help" + n : null,
-    });
-    if (edit) ta.value = own[edit.id].b;
-    const fields = { body: ta };
-    const errors = {};
-    const field = (name, label, type, auto, required) => {
-      const input = h("input", { id: "kb-" + name + n, name, type, autocomplete: auto,
-        required, "aria-required": required ? "true" : null });
-      input.value = author[name] || "";
-      fields[name] = input;
-      errors[name] = h("span", { class: "kb-ferr", id: "kb-e-" + name + n });
-      return h("div", { class: "kb-f" },
-        h("label", { for: input.id }, label, required ? h("span", { "aria-hidden": "true", text: " *" }) : null),
-        input, errors[name]);
+  function widget(me) {
+    const ds = me.dataset;
+    const API = new URL(me.src, location.href).origin;
+    const KEY = ds.kibitzThread || location.pathname;
+    const PAGE = ds.kibitzUrl || location.href.split("#")[0];
+    const DELAY = +(ds.kibitzBubbleDelay || 8000);
+    const WEEK = 7 * 864e5;
+    const MAXD = 3; // replies nest under comments at most this deep (display depth 5)
+    const SORTS = { newest: "Newest", oldest: "Oldest", most_voted: "Most Voted", best: "Best" };
+    const S = {
+      prompt: "Would love your thoughts, please comment.",
+      help: "Markdown works: *italic*, **bold**, [links](https://example.org), > quotes. " +
+        "Your e-mail is never shown.",
+      posted: "Comment posted",
+      held: "Thanks! Your comment is awaiting moderation.",
+      net: "Could not reach the discussion server. Please try again.",
     };
-    errors.body = h("span", { class: "kb-ferr", id: "kb-e-body" + n });
-    const alert = h("p", { class: "kb-alert", role: "alert" });
-    const preview = h("div", { class: "kb-preview kb-body", hidden: true, "aria-live": "polite" });
-    const pbtn = h("button", { type: "button", class: "kb-ghost", "aria-pressed": "false",
-      text: "Preview", onclick: togglePreview });
-    const submit = h("button", { type: "submit", class: "kb-primary",
-      text: edit ? "Save" : parent ? "Post Reply" : "Post Comment" });
-    const label = edit ? "Edit your comment" : parent ? "Your reply" : "Comment";
-    const f = h("form", { class: "kb-form kb-form-" + kind, novalidate: true, "aria-label": label },
-      h("label", { class: "kb-sr", for: ta.id, text: label }), ta, errors.body, preview,
-      edit ? null : h("div", { class: "kb-fields" },
-        field("name", "Name", "text", "name", true),
-        field("email", "E-mail", "email", "email", false),
-        field("url", "Website", "url", "url", false)),
-      kind === "new" ? h("p", { class: "kb-help", id: "kb-help" + n, text: S.help }) : null,
-      alert,
-      h("div", { class: "kb-buttons" }, pbtn,
-        onDone ? h("button", { type: "button", class: "kb-ghost", text: "Cancel", onclick: () => onDone() }) : null,
-        submit));
-    f.ta = ta;
-    let busy = false;
-    ta.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) f.requestSubmit();
-    });
-    ta.addEventListener("input", () => pbtn.getAttribute("aria-pressed") === "true" && togglePreview());
+    const NS = "http://www.w3.org/2000/svg";
+    const ICON = {
+      up: "M12 5l8 10H4z", down: "M12 19L4 9h16z",
+      bubble: "M4 3h16a2 2 0 012 2v11a2 2 0 01-2 2H9l-5 4v-4a2 2 0 01-2-2V5a2 2 0 012-2z",
+    };
 
-    function clear() {
-      alert.textContent = "";
-      for (const k in errors) {
-        errors[k].textContent = "";
-        fields[k].removeAttribute("aria-invalid");
-        fields[k].setAttribute("aria-describedby",
-          k === "body" && kind === "new" ? "kb-help" + n : errors[k].id);
+    /* -- small helpers: text always goes in as text, never as markup */
+    const h = (tag, props, ...kids) => {
+      const el = document.createElement(tag);
+      for (const k in props || {}) {
+        const v = props[k];
+        if (v == null || v === false) continue;
+        if (k === "class") el.className = v;
+        else if (k === "text") el.textContent = v;
+        else if (k[0] === "o" && k[1] === "n") el.addEventListener(k.slice(2), v);
+        else el.setAttribute(k, v === true ? "" : v);
       }
-    }
-    function fail(err) {
-      const name = { body: "body", author_name: "name", author_email: "email", author_url: "url" }[err.field];
-      if (name && fields[name]) {
-        errors[name].textContent = err.message;
-        fields[name].setAttribute("aria-invalid", "true");
-        fields[name].setAttribute("aria-describedby", errors[name].id);
-        fields[name].focus();
-      } else {
-        alert.textContent = err.message;
-      }
-    }
-    async function togglePreview() {
-      const on = pbtn.getAttribute("aria-pressed") !== "true";
-      pbtn.setAttribute("aria-pressed", String(on));
-      preview.hidden = !on;
-      if (!on) return;
-      try {
-        preview.innerHTML = ta.value.trim()
-          ? (await api("POST", "preview", { body: ta.value })).body_html // sanitised by the server
-          : "";
-        if (!ta.value.trim()) preview.textContent = "Nothing to preview yet.";
-      } catch (err) {
-        preview.textContent = err.message;
-      }
-    }
-    f.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      if (busy) return;
-      clear();
-      const body = ta.value;
-      if (!body.trim()) return fail({ field: "body", message: "Write something before posting." });
-      if (!edit && !fields.name.value.trim()) {
-        return fail({ field: "author_name", message: "Please give your name." });
-      }
-      busy = true;
-      f.setAttribute("aria-busy", "true");
-      try {
-        if (edit) {
-          const c = await api("PATCH", "comments/" + edit.id, { body },
-            { "X-Kibitz-Edit-Token": own[edit.id].t });
-          own[edit.id].b = body;
-          store.set("own", own);
-          onDone(c);
-          say("Comment updated");
-          return;
+      el.append(...kids.filter((x) => x != null && x !== false));
+      return el;
+    };
+    const icon = (name) => {
+      const svg = document.createElementNS(NS, "svg");
+      const path = document.createElementNS(NS, "path");
+      svg.setAttribute("viewBox", "0 0 24 24");
+      svg.setAttribute("aria-hidden", "true");
+      svg.setAttribute("focusable", "false");
+      path.setAttribute("d", ICON[name]);
+      svg.append(path);
+      return svg;
+    };
+    const store = {
+      get(k, d) {
+        try {
+          const v = localStorage.getItem("kibitz:" + k);
+          return v == null ? d : JSON.parse(v);
+        } catch (e) {
+          return d;
         }
-        const who = { name: fields.name.value.trim(), email: fields.email.value.trim(),
-          url: fields.url.value.trim() };
-        const c = await api("POST", "comments", {
-          thread: KEY, parent_id: parent ? parent.id : null, body,
-          author_name: who.name, author_email: who.email || null, author_url: who.url || null,
-          thread_title: ds.kibitzTitle || document.title, thread_url: /^https?:/.test(PAGE) ? PAGE : null,
+      },
+      set(k, v) {
+        try {
+          localStorage.setItem("kibitz:" + k, JSON.stringify(v));
+        } catch (e) { /* private mode, full or disabled: remember nothing */ }
+      },
+    };
+    const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
+    const UNITS = [["year", 31536e3], ["month", 2592e3], ["week", 604800], ["day", 86400],
+      ["hour", 3600], ["minute", 60]];
+    const ago = (iso) => {
+      const s = (Date.now() - Date.parse(iso)) / 1e3;
+      if (s < 45) return "just now";
+      for (const [unit, n] of UNITS) {
+        if (s >= n || unit === "minute") return plural(Math.max(1, Math.floor(s / n)), unit) + " ago";
+      }
+    };
+    const full = (iso) => new Date(iso).toLocaleString(undefined,
+      { dateStyle: "full", timeStyle: "short" });
+    const timeEl = (iso) => h("time", { datetime: iso, title: full(iso), text: ago(iso) });
+
+    async function api(method, path, body, headers) {
+      let res;
+      let data = null;
+      try {
+        res = await fetch(API + "/api/v1/" + path, {
+          method,
+          credentials: "include",
+          headers: body ? { "Content-Type": "application/json", ...headers } : headers,
+          body: body && JSON.stringify(body),
         });
-        store.set("author", who);
-        own[c.id] = { t: c.edit_token, u: c.edit_until, b: body };
-        store.set("own", own);
-        ta.value = "";
-        preview.hidden = true;
-        pbtn.setAttribute("aria-pressed", "false");
-        added(c, parent);
-        say(c.status === "pending" ? S.held : S.posted);
-        if (onDone) onDone(c);
-      } catch (err) {
-        fail(err);
-      } finally {
-        busy = false;
-        f.removeAttribute("aria-busy");
+        data = await res.json();
+      } catch (e) {
+        if (!res) throw { message: S.net };
       }
-    });
-    clear();
-    return f;
-  }
-
-  /* -- one comment, its actions and its replies */
-  function render(c, depth) {
-    const li = h("li", { class: "kb-c", id: "kibitz-comment-" + c.id });
-    li.c = c;
-    li.depth = depth;
-    li.replies = h("ol", { class: "kb-list kb-replies" });
-    nodes.set(c.id, li);
-    li.append(article(c), li.replies);
-    for (const r of c.replies || []) li.replies.append(render(r, depth + 1));
-    return li;
-  }
-  function article(c) {
-    const gone = c.status === "deleted";
-    const name = c.author.name || "";
-    let hash = 0;
-    for (const ch of name) hash = (hash * 31 + ch.codePointAt(0)) % 997;
-    const who = c.author.url
-      ? h("a", { href: c.author.url, rel: "nofollow ugc noopener", target: "_blank", text: name })
-      : name;
-    const body = h("div", { class: "kb-body" });
-    if (!gone) body.innerHTML = c.body_html; // already sanitised by the server; nothing else is HTML
-    const acts = h("div", { class: "kb-acts" });
-    const err = h("p", { class: "kb-alert", role: "alert" });
-    const art = h("article", { class: "kb-art" + (gone ? " kb-gone" : ""), tabindex: "-1",
-      "aria-label": gone ? "Deleted comment" : "Comment by " + name },
-      h("div", { class: "kb-av kb-h" + (hash % 6), "aria-hidden": "true", text: gone ? "" : [...name][0] || "?" }),
-      h("div", { class: "kb-main" },
-        h("div", { class: "kb-meta" },
-          gone ? h("span", { class: "kb-name", text: "[deleted]" }) : h("span", { class: "kb-name" }, who),
-          timeEl(c.created_at),
-          c.edited_at && !gone ? h("span", { class: "kb-edited", title: full(c.edited_at), text: "(edited)" }) : null,
-          c.status === "pending" ? h("span", { class: "kb-pending", text: "Awaiting moderation" }) : null),
-        gone ? null : body, gone ? null : acts, err));
-    art.err = err;
-    art.body = body;
-    if (!gone) actions(art, c);
-    return art;
-  }
-  function actions(art, c) {
-    const acts = art.querySelector(".kb-acts");
-    const vote = (dir, v) => h("button", { type: "button", class: "kb-vote kb-" + dir,
-      onclick: () => castVote(art, c, v) }, icon(dir), h("span", { class: "kb-n" }));
-    art.up = vote("up", 1);
-    art.down = vote("down", -1);
-    acts.append(art.up, art.down);
-    showVotes(art, c.votes, votes[c.id] || 0);
-    if (c.status === "approved" && !closed) {
-      art.reply = h("button", { type: "button", class: "kb-link", "aria-expanded": "false", text: "Reply",
-        onclick: () => reply(art, c) });
-      acts.append(art.reply);
-    }
-    if (mine(c.id)) {
-      acts.append(
-        h("button", { type: "button", class: "kb-link kb-own", text: "Edit", onclick: () => editing(art, c) }),
-        h("button", { type: "button", class: "kb-link kb-own", text: "Delete", onclick: () => confirmDelete(art, c) }));
-    }
-  }
-  function showVotes(art, v, my) {
-    art.up.querySelector(".kb-n").textContent = v.up;
-    art.down.querySelector(".kb-n").textContent = v.down;
-    art.up.setAttribute("aria-label", "Vote up, " + plural(v.up, "vote"));
-    art.down.setAttribute("aria-label", "Vote down, " + plural(v.down, "vote"));
-    art.up.setAttribute("aria-pressed", String(my === 1));
-    art.down.setAttribute("aria-pressed", String(my === -1));
-  }
-  async function castVote(art, c, v) {
-    if (art.voting) return;
-    art.voting = true;
-    art.err.textContent = "";
-    const value = (votes[c.id] || 0) === v ? 0 : v;
-    try {
-      const r = await api("POST", "comments/" + c.id + "/vote", { value });
-      votes[c.id] = r.my_vote;
-      c.votes = { up: r.up, down: r.down, score: r.score };
-      showVotes(art, c.votes, r.my_vote);
-    } catch (err) {
-      art.err.textContent = err.message;
-    }
-    art.voting = false;
-  }
-  function reply(art, c) {
-    if (art.form) return art.form.ta.focus();
-    const done = () => {
-      art.form.remove();
-      art.form = null;
-      art.reply.setAttribute("aria-expanded", "false");
-    };
-    art.form = form({ parent: c, onDone: (posted) => {
-      done();
-      if (!posted) art.reply.focus();
-    } });
-    art.reply.setAttribute("aria-expanded", "true");
-    art.err.before(art.form);
-    art.form.ta.focus();
-  }
-  function editing(art, c) {
-    if (art.form) return art.form.ta.focus();
-    const acts = art.querySelector(".kb-acts");
-    art.form = form({ edit: c, onDone: (updated) => {
-      if (updated) return replace(c.id, updated).focus();
-      art.form.remove();
-      art.form = null;
-      art.body.hidden = acts.hidden = false;
-      acts.querySelector(".kb-own").focus();
-    } });
-    art.body.hidden = acts.hidden = true;
-    art.body.after(art.form);
-    art.form.ta.focus();
-  }
-  function confirmDelete(art, c) {
-    const acts = art.querySelector(".kb-acts");
-    const box = h("div", { class: "kb-confirm", role: "group", "aria-label": "Delete this comment?" },
-      h("span", { text: "Delete this comment?" }),
-      h("button", { type: "button", class: "kb-danger", text: "Yes, delete", onclick: remove }),
-      h("button", { type: "button", class: "kb-ghost", text: "Cancel", onclick: () => {
-        box.remove();
-        acts.hidden = false;
-        acts.querySelector(".kb-own:last-child").focus();
-      } }));
-    acts.hidden = true;
-    acts.after(box);
-    box.children[1].focus();
-    async function remove() {
-      try {
-        const r = await api("DELETE", "comments/" + c.id, null, { "X-Kibitz-Edit-Token": own[c.id].t });
-        delete own[c.id];
-        store.set("own", own);
-        setCount(count - 1);
-        say("Comment deleted");
-        const li = nodes.get(c.id);
-        if (r.comment) {
-          replace(c.id, r.comment).focus();
-        } else {
-          const next = li.nextElementSibling || li.parentNode.closest("li") || null;
-          li.remove();
-          nodes.delete(c.id);
-          (next ? next.querySelector(".kb-art") : main.ta).focus();
-          if (!list.children.length) empty();
+      if (!res.ok) {
+        const err = (data && data.error) || { message: "Something went wrong (" + res.status + ")." };
+        const wait = res.headers.get("Retry-After");
+        if (res.status === 429 && wait) {
+          err.message = "Too many requests. Please wait " + plural(+wait, "second") + " and try again.";
         }
+        throw err;
+      }
+      return data;
+    }
+
+    /* -- state */
+    let sort = store.get("sort", "newest");
+    if (!SORTS[sort]) sort = "newest";
+    let own = store.get("own", {}); // id -> {t: edit token, u: edit until, b: the Markdown}
+    for (const id in own) if (Date.parse(own[id].u) < Date.now()) delete own[id];
+    store.set("own", own);
+    let votes = {}; // id -> 1 | -1, this reader's votes
+    let count = 0;
+    let closed = false;
+    let cursor = null;
+    let seq = 0;
+    let uid = 0;
+    const nodes = new Map(); // id -> <li>
+    const mine = (id) => own[id] && Date.parse(own[id].u) > Date.now();
+
+    /* -- the two shadow roots: the discussion, and the floating bubble on <body> */
+    function shadow(host) {
+      const root = host.attachShadow({ mode: "open" });
+      const wrap = h("div", { class: "kb", hidden: true });
+      const show = () => (wrap.hidden = false);
+      root.append(h("link", { rel: "stylesheet", href: API + "/embed.css", onload: show, onerror: show }), wrap);
+      return wrap;
+    }
+    function theme() {
+      // light or dark after the host page: its text colour says which (its colour-scheme,
+      // prefers-color-scheme or its own switch all end up there)
+      const rgb = (getComputedStyle(host).color.match(/[\d.]+/g) || [0, 0, 0]).map(Number);
+      const dark = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2] > 140;
+      for (const w of [ui, bub]) w.classList.toggle("kb-dark", dark);
+    }
+
+    let host = document.getElementById("kibitz-thread");
+    if (!host) {
+      host = h("div", { id: "kibitz-thread" });
+      if (me.parentNode && me.parentNode !== document.head && document.body.contains(me)) me.after(host);
+      else document.body.append(host);
+    }
+    if (host.shadowRoot) return;
+    const ui = shadow(host);
+    const bubHost = h("div", { "data-kibitz-bubble": "" });
+    document.body.append(bubHost);
+    const bub = shadow(bubHost);
+
+    const live = h("div", { class: "kb-sr", role: "status", "aria-live": "polite" });
+    const say = (text) => {
+      live.textContent = "";
+      setTimeout(() => (live.textContent = text), 60);
+    };
+    const title = h("h2", { class: "kb-count", id: "kb-title", text: "Comments" });
+    const sorts = h("div", { class: "kb-sorts", role: "group", "aria-label": "Sort comments" });
+    for (const value in SORTS) {
+      sorts.append(h("button", {
+        type: "button", "data-sort": value, "aria-pressed": String(value === sort), text: SORTS[value],
+        onclick: () => setSort(value),
+      }));
+    }
+    const main = form({});
+    const list = h("ol", { class: "kb-list" });
+    const status = h("div", { class: "kb-state" });
+    const more = h("button", { type: "button", class: "kb-more", hidden: true, text: "View all comments",
+      onclick: viewAll });
+    ui.append(h("section", { class: "kb-sec", "aria-labelledby": "kb-title" },
+      live, h("header", { class: "kb-head" }, title, sorts), main, status, list, more));
+    theme();
+    matchMedia("(prefers-color-scheme: dark)").addEventListener("change", theme);
+
+    /* -- the comment form: a new comment, a reply (parent) or an edit (comment) */
+    function form({ parent, edit, onDone }) {
+      const n = ++uid;
+      const kind = edit ? "edit" : parent ? "reply" : "new";
+      const author = store.get("author", {});
+      const ta = h("textarea", {
+        id: "kb-b" + n, name: "body", rows: kind === "new" ? 4 : 3, required: true,
+        placeholder: kind === "new" ? S.prompt : kind === "reply" ? "Write your reply…" : null,
+        "aria-describedby": kind === "new" ? "kb-help" + n : null,
+      });
+      if (edit) ta.value = own[edit.id].b;
+      const fields = { body: ta };
+      const errors = {};
+      const field = (name, label, type, auto, required) => {
+        const input = h("input", { id: "kb-" + name + n, name, type, autocomplete: auto,
+          required, "aria-required": required ? "true" : null });
+        input.value = author[name] || "";
+        fields[name] = input;
+        errors[name] = h("span", { class: "kb-ferr", id: "kb-e-" + name + n });
+        return h("div", { class: "kb-f" },
+          h("label", { for: input.id }, label, required ? h("span", { "aria-hidden": "true", text: " *" }) : null),
+          input, errors[name]);
+      };
+      errors.body = h("span", { class: "kb-ferr", id: "kb-e-body" + n });
+      const alert = h("p", { class: "kb-alert", role: "alert" });
+      const preview = h("div", { class: "kb-preview kb-body", hidden: true, "aria-live": "polite" });
+      const pbtn = h("button", { type: "button", class: "kb-ghost", "aria-pressed": "false",
+        text: "Preview", onclick: togglePreview });
+      const submit = h("button", { type: "submit", class: "kb-primary",
+        text: edit ? "Save" : parent ? "Post Reply" : "Post Comment" });
+      const label = edit ? "Edit your comment" : parent ? "Your reply" : "Comment";
+      const f = h("form", { class: "kb-form kb-form-" + kind, novalidate: true, "aria-label": label },
+        h("label", { class: "kb-sr", for: ta.id, text: label }), ta, errors.body, preview,
+        edit ? null : h("div", { class: "kb-fields" },
+          field("name", "Name", "text", "name", true),
+          field("email", "E-mail", "email", "email", false),
+          field("url", "Website", "url", "url", false)),
+        kind === "new" ? h("p", { class: "kb-help", id: "kb-help" + n, text: S.help }) : null,
+        alert,
+        h("div", { class: "kb-buttons" }, pbtn,
+          onDone ? h("button", { type: "button", class: "kb-ghost", text: "Cancel", onclick: () => onDone() }) : null,
+          submit));
+      f.ta = ta;
+      let busy = false;
+      ta.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) f.requestSubmit();
+      });
+      ta.addEventListener("input", () => pbtn.getAttribute("aria-pressed") === "true" && togglePreview());
+
+      function clear() {
+        alert.textContent = "";
+        for (const k in errors) {
+          errors[k].textContent = "";
+          fields[k].removeAttribute("aria-invalid");
+          fields[k].setAttribute("aria-describedby",
+            k === "body" && kind === "new" ? "kb-help" + n : errors[k].id);
+        }
+      }
+      function fail(err) {
+        const name = { body: "body", author_name: "name", author_email: "email", author_url: "url" }[err.field];
+        if (name && fields[name]) {
+          errors[name].textContent = err.message;
+          fields[name].setAttribute("aria-invalid", "true");
+          fields[name].setAttribute("aria-describedby", errors[name].id);
+          fields[name].focus();
+        } else {
+          alert.textContent = err.message;
+        }
+      }
+      async function togglePreview() {
+        const on = pbtn.getAttribute("aria-pressed") !== "true";
+        pbtn.setAttribute("aria-pressed", String(on));
+        preview.hidden = !on;
+        if (!on) return;
+        try {
+          preview.innerHTML = ta.value.trim()
+            ? (await api("POST", "preview", { body: ta.value })).body_html // sanitised by the server
+            : "";
+          if (!ta.value.trim()) preview.textContent = "Nothing to preview yet.";
+        } catch (err) {
+          preview.textContent = err.message;
+        }
+      }
+      f.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        if (busy) return;
+        clear();
+        const body = ta.value;
+        if (!body.trim()) return fail({ field: "body", message: "Write something before posting." });
+        if (!edit && !fields.name.value.trim()) {
+          return fail({ field: "author_name", message: "Please give your name." });
+        }
+        busy = true;
+        f.setAttribute("aria-busy", "true");
+        try {
+          if (edit) {
+            const c = await api("PATCH", "comments/" + edit.id, { body },
+              { "X-Kibitz-Edit-Token": own[edit.id].t });
+            own[edit.id].b = body;
+            store.set("own", own);
+            onDone(c);
+            say("Comment updated");
+            return;
+          }
+          const who = { name: fields.name.value.trim(), email: fields.email.value.trim(),
+            url: fields.url.value.trim() };
+          const c = await api("POST", "comments", {
+            thread: KEY, parent_id: parent ? parent.id : null, body,
+            author_name: who.name, author_email: who.email || null, author_url: who.url || null,
+            thread_title: ds.kibitzTitle || document.title, thread_url: /^https?:/.test(PAGE) ? PAGE : null,
+          });
+          store.set("author", who);
+          own[c.id] = { t: c.edit_token, u: c.edit_until, b: body };
+          store.set("own", own);
+          ta.value = "";
+          preview.hidden = true;
+          pbtn.setAttribute("aria-pressed", "false");
+          added(c, parent);
+          say(c.status === "pending" ? S.held : S.posted);
+          if (onDone) onDone(c);
+        } catch (err) {
+          fail(err);
+        } finally {
+          busy = false;
+          f.removeAttribute("aria-busy");
+        }
+      });
+      clear();
+      return f;
+    }
+
+    /* -- one comment, its actions and its replies */
+    function render(c, depth) {
+      const li = h("li", { class: "kb-c", id: "kibitz-comment-" + c.id });
+      li.c = c;
+      li.depth = depth;
+      li.replies = h("ol", { class: "kb-list kb-replies" });
+      nodes.set(c.id, li);
+      li.append(article(c), li.replies);
+      for (const r of c.replies || []) li.replies.append(render(r, depth + 1));
+      return li;
+    }
+    function article(c) {
+      const gone = c.status === "deleted";
+      const name = c.author.name || "";
+      let hash = 0;
+      for (const ch of name) hash = (hash * 31 + ch.codePointAt(0)) % 997;
+      const who = c.author.url
+        ? h("a", { href: c.author.url, rel: "nofollow ugc noopener", target: "_blank", text: name })
+        : name;
+      const body = h("div", { class: "kb-body" });
+      if (!gone) body.innerHTML = c.body_html; // already sanitised by the server; nothing else is HTML
+      const acts = h("div", { class: "kb-acts" });
+      const err = h("p", { class: "kb-alert", role: "alert" });
+      const art = h("article", { class: "kb-art" + (gone ? " kb-gone" : ""), tabindex: "-1",
+        "aria-label": gone ? "Deleted comment" : "Comment by " + name },
+        h("div", { class: "kb-av kb-h" + (hash % 6), "aria-hidden": "true", text: gone ? "" : [...name][0] || "?" }),
+        h("div", { class: "kb-main" },
+          h("div", { class: "kb-meta" },
+            gone ? h("span", { class: "kb-name", text: "[deleted]" }) : h("span", { class: "kb-name" }, who),
+            timeEl(c.created_at),
+            c.edited_at && !gone ? h("span", { class: "kb-edited", title: full(c.edited_at), text: "(edited)" }) : null,
+            c.status === "pending" ? h("span", { class: "kb-pending", text: "Awaiting moderation" }) : null),
+          gone ? null : body, gone ? null : acts, err));
+      art.err = err;
+      art.body = body;
+      if (!gone) actions(art, c);
+      return art;
+    }
+    function actions(art, c) {
+      const acts = art.querySelector(".kb-acts");
+      const vote = (dir, v) => h("button", { type: "button", class: "kb-vote kb-" + dir,
+        onclick: () => castVote(art, c, v) }, icon(dir), h("span", { class: "kb-n" }));
+      art.up = vote("up", 1);
+      art.down = vote("down", -1);
+      acts.append(art.up, art.down);
+      showVotes(art, c.votes, votes[c.id] || 0);
+      if (c.status === "approved" && !closed) {
+        art.reply = h("button", { type: "button", class: "kb-link", "aria-expanded": "false", text: "Reply",
+          onclick: () => reply(art, c) });
+        acts.append(art.reply);
+      }
+      if (mine(c.id)) {
+        acts.append(
+          h("button", { type: "button", class: "kb-link kb-own", text: "Edit", onclick: () => editing(art, c) }),
+          h("button", { type: "button", class: "kb-link kb-own", text: "Delete", onclick: () => confirmDelete(art, c) }));
+      }
+    }
+    function showVotes(art, v, my) {
+      art.up.querySelector(".kb-n").textContent = v.up;
+      art.down.querySelector(".kb-n").textContent = v.down;
+      art.up.setAttribute("aria-label", "Vote up, " + plural(v.up, "vote"));
+      art.down.setAttribute("aria-label", "Vote down, " + plural(v.down, "vote"));
+      art.up.setAttribute("aria-pressed", String(my === 1));
+      art.down.setAttribute("aria-pressed", String(my === -1));
+    }
+    async function castVote(art, c, v) {
+      if (art.voting) return;
+      art.voting = true;
+      art.err.textContent = "";
+      const value = (votes[c.id] || 0) === v ? 0 : v;
+      try {
+        const r = await api("POST", "comments/" + c.id + "/vote", { value });
+        votes[c.id] = r.my_vote;
+        c.votes = { up: r.up, down: r.down, score: r.score };
+        showVotes(art, c.votes, r.my_vote);
       } catch (err) {
         art.err.textContent = err.message;
       }
+      art.voting = false;
     }
-  }
-  function replace(id, c) {
-    const li = nodes.get(id);
-    const old = li.querySelector(".kb-art");
-    li.c = { ...c, replies: [] };
-    const art = article(c);
-    old.replaceWith(art);
-    return art;
-  }
-  function added(c, parent) {
-    if (c.status === "approved") setCount(count + 1);
-    status.textContent = "";
-    let holder = parent && nodes.get(parent.id);
-    const li = render(c, holder ? holder.depth + 1 : 0);
-    if (!holder) {
-      if (sort === "newest") list.prepend(li);
-      else list.append(li);
-    } else {
-      while (holder.depth > MAXD) holder = holder.parentNode.closest("li");
-      holder.replies.append(li);
-      li.querySelector(".kb-art").focus();
+    function reply(art, c) {
+      if (art.form) return art.form.ta.focus();
+      const done = () => {
+        art.form.remove();
+        art.form = null;
+        art.reply.setAttribute("aria-expanded", "false");
+      };
+      art.form = form({ parent: c, onDone: (posted) => {
+        done();
+        if (!posted) art.reply.focus();
+      } });
+      art.reply.setAttribute("aria-expanded", "true");
+      art.err.before(art.form);
+      art.form.ta.focus();
     }
-    li.classList.add("kb-new");
-  }
+    function editing(art, c) {
+      if (art.form) return art.form.ta.focus();
+      const acts = art.querySelector(".kb-acts");
+      art.form = form({ edit: c, onDone: (updated) => {
+        if (updated) return replace(c.id, updated).focus();
+        art.form.remove();
+        art.form = null;
+        art.body.hidden = acts.hidden = false;
+        acts.querySelector(".kb-own").focus();
+      } });
+      art.body.hidden = acts.hidden = true;
+      art.body.after(art.form);
+      art.form.ta.focus();
+    }
+    function confirmDelete(art, c) {
+      const acts = art.querySelector(".kb-acts");
+      const box = h("div", { class: "kb-confirm", role: "group", "aria-label": "Delete this comment?" },
+        h("span", { text: "Delete this comment?" }),
+        h("button", { type: "button", class: "kb-danger", text: "Yes, delete", onclick: remove }),
+        h("button", { type: "button", class: "kb-ghost", text: "Cancel", onclick: () => {
+          box.remove();
+          acts.hidden = false;
+          acts.querySelector(".kb-own:last-child").focus();
+        } }));
+      acts.hidden = true;
+      acts.after(box);
+      box.children[1].focus();
+      async function remove() {
+        try {
+          const r = await api("DELETE", "comments/" + c.id, null, { "X-Kibitz-Edit-Token": own[c.id].t });
+          delete own[c.id];
+          store.set("own", own);
+          setCount(count - 1);
+          say("Comment deleted");
+          const li = nodes.get(c.id);
+          if (r.comment) {
+            replace(c.id, r.comment).focus();
+          } else {
+            const next = li.nextElementSibling || li.parentNode.closest("li") || null;
+            li.remove();
+            nodes.delete(c.id);
+            (next ? next.querySelector(".kb-art") : main.ta).focus();
+            if (!list.children.length) empty();
+          }
+        } catch (err) {
+          art.err.textContent = err.message;
+        }
+      }
+    }
+    function replace(id, c) {
+      const li = nodes.get(id);
+      const old = li.querySelector(".kb-art");
+      li.c = { ...c, replies: [] };
+      const art = article(c);
+      old.replaceWith(art);
+      return art;
+    }
+    function added(c, parent) {
+      if (c.status === "approved") setCount(count + 1);
+      status.textContent = "";
+      let holder = parent && nodes.get(parent.id);
+      const li = render(c, holder ? holder.depth + 1 : 0);
+      if (!holder) {
+        if (sort === "newest") list.prepend(li);
+        else list.append(li);
+      } else {
+        while (holder.depth > MAXD) holder = holder.parentNode.closest("li");
+        holder.replies.append(li);
+        li.querySelector(".kb-art").focus();
+      }
+      li.classList.add("kb-new");
+    }
 
-  /* -- loading, sorting, paging */
-  function setCount(n) {
-    count = Math.max(0, n);
-    title.textContent = plural(count, "Comment");
-    fab.setAttribute("aria-label", plural(count, "comment") + ". Go to the comment form");
-    fabN.textContent = count;
-  }
-  function empty() {
-    status.textContent = "No comments yet. Be the first.";
-  }
-  function append(comments) {
-    let first = null;
-    for (const c of comments) {
-      if (nodes.has(c.id)) continue; // already shown (posted here, or a page overlapping)
-      const li = render(c, 0);
-      list.append(li);
-      first = first || li;
+    /* -- loading, sorting, paging */
+    function setCount(n) {
+      count = Math.max(0, n);
+      title.textContent = plural(count, "Comment");
+      fab.setAttribute("aria-label", plural(count, "comment") + ". Go to the comment form");
+      fabN.textContent = count;
     }
-    return first;
-  }
-  async function page(size) {
-    return api("GET", "comments?thread=" + encodeURIComponent(KEY) + "&sort=" + sort +
-      (size ? "&limit=" + size : "") + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
-  }
-  async function load() {
-    const mySeq = ++seq;
-    cursor = null;
-    list.setAttribute("aria-busy", "true");
-    try {
-      const data = await page();
-      if (mySeq !== seq) return;
-      closed = data.thread.closed;
-      if (closed) main.replaceWith(h("p", { class: "kb-closed", text: "This discussion is closed." }));
-      setCount(data.thread.comment_count);
-      list.textContent = "";
-      nodes.clear();
-      status.textContent = "";
-      append(data.comments);
-      if (!data.comments.length) empty();
-      cursor = data.next_cursor;
-      more.hidden = !cursor;
-    } catch (err) {
-      if (mySeq !== seq) return;
-      status.textContent = "";
-      status.append(h("p", { class: "kb-alert", text: "The comments could not be loaded. " + err.message }),
-        h("button", { type: "button", class: "kb-ghost", text: "Try again", onclick: load }));
+    function empty() {
+      status.textContent = "No comments yet. Be the first.";
     }
-    list.removeAttribute("aria-busy");
-  }
-  async function viewAll() {
-    if (more.hasAttribute("aria-disabled")) return;
-    const mySeq = seq;
-    more.textContent = "Loading…";
-    more.setAttribute("aria-disabled", "true");
-    let first = null;
-    try {
-      while (cursor && mySeq === seq) {
-        const data = await page(200);
+    function append(comments) {
+      let first = null;
+      for (const c of comments) {
+        if (nodes.has(c.id)) continue; // already shown (posted here, or a page overlapping)
+        const li = render(c, 0);
+        list.append(li);
+        first = first || li;
+      }
+      return first;
+    }
+    async function page(size) {
+      return api("GET", "comments?thread=" + encodeURIComponent(KEY) + "&sort=" + sort +
+        (size ? "&limit=" + size : "") + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+    }
+    async function load() {
+      const mySeq = ++seq;
+      cursor = null;
+      list.setAttribute("aria-busy", "true");
+      try {
+        const data = await page();
         if (mySeq !== seq) return;
-        first = first || append(data.comments);
+        closed = data.thread.closed;
+        if (closed) main.replaceWith(h("p", { class: "kb-closed", text: "This discussion is closed." }));
+        setCount(data.thread.comment_count);
+        list.textContent = "";
+        nodes.clear();
+        status.textContent = "";
+        append(data.comments);
+        if (!data.comments.length) empty();
         cursor = data.next_cursor;
+        more.hidden = !cursor;
+      } catch (err) {
+        if (mySeq !== seq) return;
+        status.textContent = "";
+        status.append(h("p", { class: "kb-alert", text: "The comments could not be loaded. " + err.message }),
+          h("button", { type: "button", class: "kb-ghost", text: "Try again", onclick: load }));
       }
-      more.hidden = true;
-      say("All comments shown");
-      if (first) first.querySelector(".kb-art").focus();
-    } catch (err) {
-      say(err.message);
+      list.removeAttribute("aria-busy");
     }
-    more.textContent = "View all comments";
-    more.removeAttribute("aria-disabled");
-  }
-  function setSort(value) {
-    if (value === sort) return;
-    sort = value;
-    store.set("sort", value);
-    for (const b of sorts.children) b.setAttribute("aria-pressed", String(b.dataset.sort === value));
-    load();
-  }
-  async function loadVotes() {
-    try {
-      votes = (await api("GET", "me?thread=" + encodeURIComponent(KEY))).votes || {};
-      for (const [id, li] of nodes) {
-        const art = li.querySelector(".kb-art");
-        if (art.up) showVotes(art, li.c.votes, votes[id] || 0);
+    async function viewAll() {
+      if (more.hasAttribute("aria-disabled")) return;
+      const mySeq = seq;
+      more.textContent = "Loading…";
+      more.setAttribute("aria-disabled", "true");
+      let first = null;
+      try {
+        while (cursor && mySeq === seq) {
+          const data = await page(200);
+          if (mySeq !== seq) return;
+          first = first || append(data.comments);
+          cursor = data.next_cursor;
+        }
+        more.hidden = true;
+        say("All comments shown");
+        if (first) first.querySelector(".kb-art").focus();
+      } catch (err) {
+        say(err.message);
       }
-    } catch (e) { /* votes just show unpressed */ }
-  }
-
-  /* -- the floating bubble: the count, and after a while an invitation to comment */
-  const goToForm = () => {
-    const target = closed ? title : main;
-    const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
-    target.scrollIntoView({ behavior: smooth ? "smooth" : "auto", block: "center" });
-    (closed ? title : main.ta).focus({ preventScroll: true });
-  };
-  const fabN = h("span", { class: "kb-fab-n", text: "0" });
-  const fab = h("button", { type: "button", class: "kb-fab", onclick: goToForm }, icon("bubble"), fabN);
-  const hideInvite = () => {
-    invite.hidden = true;
-    store.set("bubble", Date.now());
-  };
-  const invite = h("div", { class: "kb-invite", hidden: true },
-    h("button", { type: "button", class: "kb-invite-text", text: S.prompt, onclick: goToForm }),
-    h("button", { type: "button", class: "kb-x", "aria-label": "Close", text: "×", onclick: hideInvite }));
-  const aside = h("aside", { class: "kb-bubble", "aria-label": "Comments" }, invite, fab);
-  bub.append(aside);
-  if (Date.now() - store.get("bubble", 0) > WEEK) {
-    setTimeout(() => (invite.hidden = closed), DELAY);
-  }
-  if (window.IntersectionObserver) {
-    // out of the way while the reader is at the form already
-    new IntersectionObserver((entries) => {
-      aside.classList.toggle("kb-away", entries[entries.length - 1].isIntersecting);
-    }).observe(main);
-  }
-
-  setCount(0);
-  setInterval(() => {
-    for (const t of ui.querySelectorAll("time")) t.textContent = ago(t.dateTime);
-    for (const b of ui.querySelectorAll(".kb-own")) {
-      const id = +b.closest("li").id.split("-").pop();
-      if (!mine(id)) b.remove();
+      more.textContent = "View all comments";
+      more.removeAttribute("aria-disabled");
     }
-  }, 3e4);
-  load().then(loadVotes);
+    function setSort(value) {
+      if (value === sort) return;
+      sort = value;
+      store.set("sort", value);
+      for (const b of sorts.children) b.setAttribute("aria-pressed", String(b.dataset.sort === value));
+      load();
+    }
+    async function loadVotes() {
+      try {
+        votes = (await api("GET", "me?thread=" + encodeURIComponent(KEY))).votes || {};
+        for (const [id, li] of nodes) {
+          const art = li.querySelector(".kb-art");
+          if (art.up) showVotes(art, li.c.votes, votes[id] || 0);
+        }
+      } catch (e) { /* votes just show unpressed */ }
+    }
+
+    /* -- the floating bubble: the count, and after a while an invitation to comment */
+    const goToForm = () => {
+      const target = closed ? title : main;
+      const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
+      target.scrollIntoView({ behavior: smooth ? "smooth" : "auto", block: "center" });
+      (closed ? title : main.ta).focus({ preventScroll: true });
+    };
+    const fabN = h("span", { class: "kb-fab-n", text: "0" });
+    const fab = h("button", { type: "button", class: "kb-fab", onclick: goToForm }, icon("bubble"), fabN);
+    const hideInvite = () => {
+      invite.hidden = true;
+      store.set("bubble", Date.now());
+    };
+    const invite = h("div", { class: "kb-invite", hidden: true },
+      h("button", { type: "button", class: "kb-invite-text", text: S.prompt, onclick: goToForm }),
+      h("button", { type: "button", class: "kb-x", "aria-label": "Close", text: "×", onclick: hideInvite }));
+    const aside = h("aside", { class: "kb-bubble", "aria-label": "Comments" }, invite, fab);
+    bub.append(aside);
+    if (Date.now() - store.get("bubble", 0) > WEEK) {
+      setTimeout(() => (invite.hidden = closed), DELAY);
+    }
+    if (window.IntersectionObserver) {
+      // out of the way while the reader is at the form already
+      new IntersectionObserver((entries) => {
+        aside.classList.toggle("kb-away", entries[entries.length - 1].isIntersecting);
+      }).observe(main);
+    }
+
+    setCount(0);
+    setInterval(() => {
+      for (const t of ui.querySelectorAll("time")) t.textContent = ago(t.dateTime);
+      for (const b of ui.querySelectorAll(".kb-own")) {
+        const id = +b.closest("li").id.split("-").pop();
+        if (!mine(id)) b.remove();
+      }
+    }, 3e4);
+    load().then(loadVotes);
+  }
 })();
