@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def cli_markdown() -> str:
     from kibitz.cli import main
 
-    lines = ["# Command line", "", "Generated from `kibitz/cli.py` by `make docs`.", ""]
+    lines = ["# Command line", "", "Generated from `kibitz/cli/` by `make docs`.", ""]
 
     def walk(cmd: click.Command, prefix: str) -> None:
         ctx = click.Context(cmd, info_name=prefix)

@@ -1,0 +1,110 @@
+"""Content a publisher manages from the shell: threads, API tokens and articles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kibitz.cli.base import main, run
+
+
+@main.group()
+def thread() -> None:
+    """Create, close and reopen threads."""
+
+
+@thread.command("create")
+@click.argument("key")
+@click.option("--title", default="", help="The page's title.")
+@click.option("--url", default="", help="The page's address.")
+def thread_create(key: str, title: str, url: str) -> None:
+    """Open a discussion for KEY (usually the page path)."""
+    from kibitz.models import NewThread
+    from kibitz.services import threads
+
+    info = run(lambda kb: threads.create(kb, NewThread(key=key, title=title, url=url)))
+    click.echo(f"created thread {info.key}")
+
+
+def _set_closed(key: str, closed: bool) -> None:
+    from kibitz.models import ThreadUpdate
+    from kibitz.services import threads
+
+    info = run(lambda kb: threads.update(kb, key, ThreadUpdate(closed=closed)))
+    click.echo(f"thread {info.key} is {'closed' if info.closed else 'open'}")
+
+
+@thread.command("close")
+@click.argument("key")
+def thread_close(key: str) -> None:
+    """Stop taking new comments on KEY."""
+    _set_closed(key, True)
+
+
+@thread.command("open")
+@click.argument("key")
+def thread_open(key: str) -> None:
+    """Take new comments on KEY again."""
+    _set_closed(key, False)
+
+
+@thread.command("list")
+@click.option("--limit", default=50, show_default=True)
+def thread_list(limit: int) -> None:
+    """The newest threads with their comment counts."""
+    from kibitz.services import threads
+
+    for info in run(lambda kb: threads.list_recent(kb, limit)):
+        state = " (closed)" if info.closed else ""
+        click.echo(f"{info.comment_count:>6}  {info.key}{state}")
+
+
+@main.group()
+def token() -> None:
+    """API tokens for a site's developer."""
+
+
+@token.command("create")
+@click.argument("name")
+def token_create(name: str) -> None:
+    """Make a token called NAME; it is shown once."""
+    from kibitz.services import tokens
+
+    click.echo(run(lambda kb: tokens.create(kb, name)))
+
+
+@token.command("revoke")
+@click.argument("name")
+def token_revoke(name: str) -> None:
+    """Stop accepting the token called NAME."""
+    from kibitz.services import tokens
+
+    run(lambda kb: tokens.revoke(kb, name))
+    click.echo(f"revoked {name}")
+
+
+@token.command("list")
+def token_list() -> None:
+    """Every token, with when it was made and revoked."""
+    from kibitz.services import tokens
+
+    for row in run(tokens.list_all):
+        revoked = f"  revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else ""
+        click.echo(f"{row.name}  created {row.created_at:%Y-%m-%d}{revoked}")
+
+
+@main.group()
+def article() -> None:
+    """Articles that kibitz serves itself, each with its discussion."""
+
+
+@article.command("add")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def article_add(file: Path) -> None:
+    """Add or update the article in FILE (Markdown with front matter: title, date, slug or
+    path, image, image_credit, summary). It is served at its clean URL."""
+    from kibitz.services import articles
+
+    saved = run(lambda kb: articles.add_file(kb, file))
+    click.echo(f"{saved.path}  {saved.title}")
