@@ -582,8 +582,13 @@
           if (r.comment) {
             replace(c.id, r.comment).focus();
           } else {
-            const next = li.nextElementSibling || li.parentNode.closest("li");
-            li.remove();
+            // a "[deleted]" parent left without replies leaves the page too, as on the server
+            let gone = li;
+            for (let up = nodes.get(c.parent_id); up && up === gone.parentNode.closest("li") &&
+              up.firstChild.classList.contains("kb-gone") && gone.parentNode.children.length === 1;
+              up = nodes.get(up.c.parent_id)) gone = up;
+            const next = gone.nextElementSibling || gone.parentNode.closest("li");
+            gone.remove();
             nodes.delete(c.id);
             (next ? next.firstChild : main.ta).focus();
             if (!list.children.length) empty();

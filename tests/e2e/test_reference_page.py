@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from urllib.parse import urlsplit
 from typing import Any
 
 import pytest
@@ -35,6 +36,8 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 def test_the_reference_page_shows_every_element(tab: Tab, servers: Servers) -> None:
     page = tab.page
+    asked = set()
+    page.on("request", lambda r: asked.add(urlsplit(r.url).netloc))
     sec = open_widget(page, servers.api + "/")
     expect(page).to_have_title(f"{TITLE} · SouthFront")
     story = page.locator("article.story")
@@ -110,6 +113,7 @@ def test_the_reference_page_shows_every_element(tab: Tab, servers: Servers) -> N
         expect(sec.locator("ol.kb-list").first).not_to_have_attribute("aria-busy", "true")
         orders.add(tuple(top_level_bodies(page)))
     assert len(orders) == 4
+    assert asked == {urlsplit(servers.api).netloc}  # no third-party requests
     assert tab.csp_problems() == []  # kibitz's own pages have a strict CSP too
     assert [m.text for m in tab.console if m.type == "error"] == []
 

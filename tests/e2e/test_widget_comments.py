@@ -85,6 +85,29 @@ def test_post_reply_edit_and_delete(tab: Tab, servers: Servers, api: Api, thread
     assert top["author"]["name"] is None
 
 
+def test_a_deleted_comment_left_without_replies_leaves_the_page(
+    tab: Tab, servers: Servers, api: Api, thread: str
+) -> None:
+    page = tab.page
+    sec = open_widget(page, servers.page(thread))
+    first = post(page, "I will think better of this.")
+    first.get_by_role("button", name="Reply").click()
+    sec.locator("form.kb-form-reply textarea").fill("And of this.")
+    sec.locator("form.kb-form-reply").get_by_role("button", name="Post Reply").click()
+    reply = comment(page, "And of this.")
+    expect(reply).to_be_focused()
+    first.get_by_role("button", name="Delete").click()
+    first.get_by_role("button", name="Yes, delete").click()
+    expect(sec.locator("article.kb-gone")).to_have_count(1)  # it still has a reply
+    reply.get_by_role("button", name="Delete").click()
+    reply.get_by_role("button", name="Yes, delete").click()
+    expect(sec.locator("article.kb-art")).to_have_count(0)
+    expect(sec.locator(".kb-state")).to_have_text("No comments yet. Be the first.")
+    expect(sec.locator(".kb-count")).to_have_text("0 Comments")
+    expect(main_form(page).locator("textarea")).to_be_focused()
+    assert api.thread(thread)["comments"] == []
+
+
 def test_someone_elses_comment_has_no_edit_or_delete(
     tab: Tab, servers: Servers, api: Api, thread: str
 ) -> None:

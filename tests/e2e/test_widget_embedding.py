@@ -4,6 +4,7 @@ font and colour scheme, allowed and refused origins, the floating bubble and cou
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -89,9 +90,12 @@ def test_an_allowed_origin_embeds_and_posts(
     tab: Tab, servers: Servers, api: Api, thread: str
 ) -> None:
     page = tab.page
+    asked = set()
+    page.on("request", lambda r: asked.add(urlsplit(r.url).netloc))
     open_widget(page, servers.page(thread))
     assert servers.host != servers.api  # another origin than kibitz's
     post(page, "From the allowed origin.")
+    assert asked == {urlsplit(servers.host).netloc, urlsplit(servers.api).netloc}
     [c] = api.thread(thread)["comments"]
     assert c["body_html"] == "<p>From the allowed origin.</p>"
     info = httpx.get(f"{servers.api}/api/v1/threads", params={"key": thread}).json()
