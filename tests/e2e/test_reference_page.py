@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -224,6 +224,12 @@ def test_axe_finds_no_violations_with_the_widget_open(
     sec.locator("form.kb-form-new").get_by_role("button", name="Post Comment").click()  # errors
     expect(sec.locator("form.kb-form-new textarea")).to_have_attribute("aria-invalid", "true")
     assert _axe(page) == []
+    # and axe does look inside the widget's shadow root: an unlabelled field is caught
+    page.evaluate(
+        "document.querySelector('#kibitz-thread').shadowRoot.querySelector('form')"
+        ".append(document.createElement('input'))"
+    )
+    assert "label" in {v["id"] for v in _axe(page)}
 
 
 def test_a_link_to_one_comment_brings_the_reader_to_it(
