@@ -249,18 +249,24 @@
     }
 
     /* -- a link to one comment (#kibitz-comment-ID, as in notification mails) */
-    let seek = /^#kibitz-comment-\d+$/.test(location.hash) && +location.hash.slice(16);
-    on("page", () => {
+    const wanted = () => /^#kibitz-comment-\d+$/.test(location.hash) && +location.hash.slice(16);
+    let seek = wanted();
+    // the browser moves the focus to the page's own #fragment target when it has loaded
+    const loaded = new Promise((ok) =>
+      document.readyState === "complete" ? ok() : addEventListener("load", () => setTimeout(ok)));
+    addEventListener("hashchange", () => (seek = wanted()) && goTo());
+    on("page", goTo);
+    function goTo() {
       const li = seek && nodes.get(seek);
       if (!li && cursor && seek) return viewAll();
       seek = 0;
       if (li) {
-        ui.ready.then(() => {
+        Promise.all([ui.ready, loaded]).then(() => {
           li.firstChild.scrollIntoView({ block: "center" });
           li.firstChild.focus({ preventScroll: true });
         });
       }
-    });
+    }
 
     /* -- the shell: two shadow roots, the discussion and the floating bubble on <body> */
     function shadow(hostEl, parent) {
@@ -360,6 +366,7 @@
       ta.addEventListener("keydown", (e) => {
         if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) f.requestSubmit();
       });
+      f.addEventListener("keydown", (e) => e.key === "Escape" && onDone && onDone());
       let typing;
       ta.addEventListener("input", () => {
         clearTimeout(typing);

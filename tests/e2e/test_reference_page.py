@@ -244,6 +244,11 @@ def test_a_link_to_one_comment_brings_the_reader_to_it(
     target = comment(page, "Central Asia is also a dangerous flash-point")
     expect(target).to_be_focused()
     expect(target).to_be_in_viewport()
+    # and a link within the page (the hash changes, no reload)
+    replies = api.thread(REFERENCE, sort="oldest")["comments"][0]["replies"]
+    [al] = [c for c in replies if c["author"]["name"] == "You can call me Al"]
+    page.evaluate(f"location.hash = '#kibitz-comment-{al['id']}'")
+    expect(comment(page, "Well it is, but")).to_be_focused()
 
 
 def test_without_javascript_the_page_shows_comments_and_a_form_that_posts(
@@ -257,6 +262,9 @@ def test_without_javascript_the_page_shows_comments_and_a_form_that_posts(
     link = plain.locator("a[href^='https://journal-neo.org/']")
     assert {"nofollow", "ugc"} <= set((link.get_attribute("rel") or "").split())
     expect(discussion(page)).to_have_count(0)  # no widget: no script ran
+    assert page.evaluate(OVERLAPS) == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "reference-no-javascript.png"), full_page=True)
 
     # an article of kibitz's own: read, then post through the plain form
     api.post(PLAIN_ARTICLE, "A comment from a reader with JavaScript.", name="Al")

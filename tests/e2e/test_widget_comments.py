@@ -282,6 +282,11 @@ def test_keyboard_only_posting_and_replying(
     tab_to("tag == 'button' and text == 'Reply'", limit=60)
     keys.press("Enter")
     assert deep_active(page)["tag"] == "textarea"
+    keys.press("Escape")  # changed my mind: the form closes, the focus goes back
+    expect(discussion(page).locator("form.kb-form-reply")).to_have_count(0)
+    assert deep_active(page)["text"] == "Reply"
+    keys.press("Enter")
+    assert deep_active(page)["tag"] == "textarea"
     keys.type("A reply, Ctrl+Enter sends it.")
     keys.press("Control+Enter")
     reply = comment(page, "A reply, Ctrl+Enter sends it.")
