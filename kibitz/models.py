@@ -100,6 +100,10 @@ class NewSubscription(Struct):
     email: str
     thread: str
     kind: Literal["thread", "replies"] = "thread"
+    # the page it is on: following a page nobody commented on yet opens its thread, as a
+    # first comment would (same origin and path rules)
+    thread_url: str | None = None
+    thread_title: str | None = None
 
 
 class CommentEdit(Struct):

@@ -365,3 +365,22 @@ async def test_moderators_act_on_held_comments_from_their_mail(make_client: Any,
     notes = [m for m in inbox.to("nadia@example.org") if "New comment" in m["Subject"]]
     assert len(notes) == 1 and "Please approve me" in Inbox.text(notes[0])
     assert held["status"] == "pending"
+
+
+async def test_following_a_page_nobody_commented_on_yet(make_client: Any, smtp: Any) -> None:
+    inbox, port = smtp
+    reader = await make_client(**mail_settings(port))
+    page = "http://127.0.0.1:8000/2021/07/quiet-article"
+    r = await reader.post("/api/v1/subscriptions", json={
+        "email": "early@example.org", "thread": "/2021/07/quiet-article",
+        "thread_url": page, "thread_title": "A quiet article"})  # fmt: skip
+    assert r.status_code == 202, r.text
+    info = (await reader.get("/api/v1/threads", params={"key": "/2021/07/quiet-article"})).json()
+    assert (info["url"], info["title"], info["comment_count"]) == (page, "A quiet article", 0)
+    elsewhere = await reader.post("/api/v1/subscriptions", json={
+        "email": "early@example.org", "thread": "/x",
+        "thread_url": "https://evil.example/x"})  # fmt: skip
+    assert elsewhere.status_code == 404
+    await Worker(reader.kb).drain()
+    [mail] = inbox.to("early@example.org")
+    assert "Confirm" in mail["Subject"]

@@ -76,18 +76,35 @@ def add(
     return sub
 
 
-async def subscribe(kb: Kibitz, email: str, thread_key: str, kind: str = "thread") -> bool:
-    """Subscribe without commenting. True when the address is confirmed already."""
+async def subscribe(
+    kb: Kibitz,
+    email: str,
+    thread_key: str,
+    kind: str = "thread",
+    *,
+    page_url: str = "",
+    title: str = "",
+) -> bool:
+    """Subscribe without commenting. True when the address is confirmed already.
+
+    A page without comments yet (``page_url`` given) gets its thread opened when a first
+    comment could open it.
+    """
     email = check_email(email, "email", required_message=NEED_EMAIL) or ""
     key = thread_service.check_key(thread_key)
     if kind not in ("thread", "replies"):
         raise Invalid("invalid_kind", "Notify of: thread or replies.", "kind")
+    page_url = thread_service.check_url(page_url, "thread_url")
+    title = thread_service.check_title(title)
     now = thread_service.now()
 
     def tx(conn: Connection) -> bool:
         thread = thread_service.get_row(conn, key)
         if thread is None:
-            raise NotFound("thread_not_found", "There is no discussion here yet.", "thread")
+            opened_url = page_url and thread_service.may_open(kb.settings, key, page_url)
+            if not opened_url:
+                raise NotFound("thread_not_found", "There is no discussion here yet.", "thread")
+            thread = thread_service.insert_if_absent(conn, key=key, title=title, url=opened_url)
         sub = add(conn, kb, email, kind, thread.id, now=now)
         return sub.confirmed_at is not None
 

@@ -1,7 +1,18 @@
-/*! kibitz embed: the discussion widget. No framework, no third-party requests, no tracking.
+/* kibitz embed: the discussion widget. No framework, no third-party requests, no tracking.
  * <script src="https://kibitz.example.org/embed.js" data-kibitz-thread="/2021/06/article" async>
  * Renders into #kibitz-thread (else right after this tag) inside a shadow root, styled only by
- * embed.css from the same origin, so it works under a strict Content-Security-Policy. */
+ * embed.css from the same origin, so it works under a strict Content-Security-Policy.
+ * Optional: data-kibitz-title, data-kibitz-url, data-kibitz-bubble-delay (ms, default 8000),
+ * data-kibitz-bubble="off". kibitz serves this file minified; keep the source readable.
+ *
+ * The widget is a set of sections that meet through a few events, so a new feature is one
+ * more section that listens (a funding bar, passage comments, live updates, reporting):
+ *   ui (section)         the discussion is built; add to it
+ *   form (f, kind)       a comment form was made, kind "new" | "reply" | "edit"; a section may
+ *                        add controls and push functions onto f.extra that add to the request
+ *   comment (art, c)     a comment was drawn; art.acts is its row of actions
+ *   page (data)          a page of the thread arrived and is shown
+ *   count (n)            the number of comments changed */
 (() => {
   "use strict";
   const me = document.currentScript || document.querySelector("script[data-kibitz-thread]");
@@ -11,29 +22,28 @@
   else widget(me);
 
   function widget(me) {
+    /* -- configuration */
     const ds = me.dataset;
     const API = new URL(me.src, location.href).origin;
     const KEY = ds.kibitzThread || location.pathname;
     const PAGE = ds.kibitzUrl || location.href.split("#")[0];
-    const DELAY = +(ds.kibitzBubbleDelay || 8000);
-    const WEEK = 7 * 864e5;
     const MAXD = 3; // replies nest under comments at most this deep (display depth 5)
     const SORTS = { newest: "Newest", oldest: "Oldest", most_voted: "Most Voted", best: "Best" };
     const S = {
       prompt: "Would love your thoughts, please comment.",
       help: "Markdown works: *italic*, **bold**, [links](https://example.org), > quotes. " +
         "Your e-mail is never shown.",
-      posted: "Comment posted",
+      posted: "Comment posted.",
       held: "Thanks! Your comment is awaiting moderation.",
       net: "Could not reach the discussion server. Please try again.",
-    };
-    const NS = "http://www.w3.org/2000/svg";
-    const ICON = {
-      up: "M12 5l8 10H4z", down: "M12 19L4 9h16z",
-      bubble: "M4 3h16a2 2 0 012 2v11a2 2 0 01-2 2H9l-5 4v-4a2 2 0 01-2-2V5a2 2 0 012-2z",
+      mail: " Notifications go to your e-mail (a new address gets a mail to confirm it first).",
     };
 
-    /* -- small helpers: text always goes in as text, never as markup */
+    const bus = {};
+    const on = (ev, fn) => (bus[ev] = bus[ev] || []).push(fn);
+    const emit = (ev, ...args) => (bus[ev] || []).forEach((fn) => fn(...args));
+
+    /* -- helpers: text always goes in as text, never as markup */
     const h = (tag, props, ...kids) => {
       const el = document.createElement(tag);
       for (const k in props || {}) {
@@ -47,12 +57,17 @@
       el.append(...kids.filter((x) => x != null && x !== false));
       return el;
     };
+    const ICON = {
+      up: "M12 5l8 10H4z", down: "M12 19L4 9h16z",
+      bubble: "M4 3h16a2 2 0 012 2v11a2 2 0 01-2 2H9l-5 4v-4a2 2 0 01-2-2V5a2 2 0 012-2z",
+      bell: "M12 22a2 2 0 002-2h-4a2 2 0 002 2zm6-6V11a6 6 0 00-5-5.9V4a1 1 0 00-2 0v1.1A6 6 0 006 11v5l-2 2v1h16v-1z",
+    };
     const icon = (name) => {
+      const NS = "http://www.w3.org/2000/svg";
       const svg = document.createElementNS(NS, "svg");
       const path = document.createElementNS(NS, "path");
       svg.setAttribute("viewBox", "0 0 24 24");
       svg.setAttribute("aria-hidden", "true");
-      svg.setAttribute("focusable", "false");
       path.setAttribute("d", ICON[name]);
       svg.append(path);
       return svg;
@@ -85,6 +100,17 @@
     const full = (iso) => new Date(iso).toLocaleString(undefined,
       { dateStyle: "full", timeStyle: "short" });
     const timeEl = (iso) => h("time", { datetime: iso, title: full(iso), text: ago(iso) });
+    const options = (o, value) =>
+      Object.keys(o).map((k) => h("option", { value: k, selected: k === value, text: o[k] }));
+    // a labelled input with its error message next to it; n keeps ids unique per form
+    const field = (n, name, label, type, auto, required) => {
+      const input = h("input", { id: "kb-" + name + n, name, type, autocomplete: auto, required });
+      input.err = h("span", { class: "kb-ferr", id: "kb-e-" + name + n });
+      input.wrap = h("div", { class: "kb-f" },
+        h("label", { for: input.id }, label, required ? h("span", { "aria-hidden": "true", text: " *" }) : null),
+        input, input.err);
+      return input;
+    };
 
     async function api(method, path, body, headers) {
       let res;
@@ -114,7 +140,7 @@
     /* -- state */
     let sort = store.get("sort", "newest");
     if (!SORTS[sort]) sort = "newest";
-    let own = store.get("own", {}); // id -> {t: edit token, u: edit until, b: the Markdown}
+    const own = store.get("own", {}); // id -> {t: edit token, u: edit until, b: the Markdown}
     for (const id in own) if (Date.parse(own[id].u) < Date.now()) delete own[id];
     store.set("own", own);
     let votes = {}; // id -> 1 | -1, this reader's votes
@@ -126,12 +152,132 @@
     const nodes = new Map(); // id -> <li>
     const mine = (id) => own[id] && Date.parse(own[id].u) > Date.now();
 
-    /* -- the two shadow roots: the discussion, and the floating bubble on <body> */
-    function shadow(host) {
-      const root = host.attachShadow({ mode: "open" });
+    /* -- "Notify of": per comment in the form, and following a thread without commenting */
+    const NOTIFY = { none: "nothing", thread: "new follow-up comments", replies: "new replies to my comments" };
+    on("form", (f, kind, n) => {
+      if (kind === "edit") return;
+      const sel = h("select", { id: "kb-nt" + n, name: "notify" }, ...options(NOTIFY, "none"));
+      const box = h("input", { type: "checkbox", id: "kb-nr" + n, name: "notify_replies" });
+      f.fields.after(h("div", { class: "kb-notify" },
+        h("span", { class: "kb-f" }, h("label", { for: sel.id, text: "Notify of" }), sel),
+        h("span", { class: "kb-check" }, box,
+          h("label", { for: box.id, text: "Notify me of replies to this comment" }))));
+      f.extra.push(() => ({ notify: sel.value, notify_replies: box.checked }));
+      f.reset.push(() => (box.checked = false));
+    });
+    on("ui", (sec) => {
+      const n = ++uid;
+      const kind = h("select", { id: "kb-sk", name: "kind" },
+        ...options({ thread: NOTIFY.thread, replies: NOTIFY.replies }));
+      const email = field(n, "email", "E-mail", "email", "email", true);
+      email.value = store.get("author", {}).email || "";
+      const done = h("p", { class: "kb-ok", role: "status" });
+      const panel = h("form", { class: "kb-sub", id: "kb-sub", hidden: true, novalidate: true,
+        "aria-label": "Subscribe without commenting", onsubmit: subscribe },
+        h("p", { class: "kb-help", text: "Get e-mail about this discussion without commenting." }),
+        h("div", { class: "kb-fields" },
+          h("div", { class: "kb-f" }, h("label", { for: kind.id, text: "Notify of" }), kind),
+          email.wrap),
+        h("div", { class: "kb-buttons" }, h("button", { type: "submit", class: "kb-primary", text: "Subscribe" })),
+        done);
+      const toggle = h("button", { type: "button", class: "kb-link kb-follow", "aria-expanded": "false",
+        "aria-controls": panel.id, onclick: () => {
+          panel.hidden = !panel.hidden;
+          toggle.setAttribute("aria-expanded", String(!panel.hidden));
+          if (!panel.hidden) email.focus();
+        } }, icon("bell"), "Subscribe");
+      sec.querySelector(".kb-sorts").before(toggle);
+      sec.querySelector(".kb-head").after(panel);
+      async function subscribe(e) {
+        e.preventDefault();
+        done.textContent = email.err.textContent = "";
+        email.removeAttribute("aria-invalid");
+        try {
+          const r = await api("POST", "subscriptions",
+            { email: email.value.trim(), thread: KEY, kind: kind.value, thread_url: /^https?:/.test(PAGE) ? PAGE : null });
+          done.textContent = r.status === "subscribed"
+            ? "Subscribed. Every mail has a link to stop it."
+            : "Almost done: open the mail we sent to " + email.value.trim() + " to confirm.";
+        } catch (err) {
+          email.err.textContent = err.message;
+          email.setAttribute("aria-invalid", "true");
+          email.setAttribute("aria-describedby", email.err.id);
+          email.focus();
+        }
+      }
+    });
+
+    /* -- the floating bubble: the count, and after a while an invitation to comment */
+    const WEEK = 7 * 864e5;
+    let fab;
+    on("ui", () => {
+      if (ds.kibitzBubble === "off") return;
+      const bub = shadow(h("div", { "data-kibitz-bubble": "" }), document.body);
+      const hideInvite = () => {
+        invite.hidden = true;
+        store.set("bubble", Date.now());
+        fab.focus();
+      };
+      const invite = h("div", { class: "kb-invite", hidden: true },
+        h("button", { type: "button", class: "kb-invite-text", text: S.prompt, onclick: goToForm }),
+        h("button", { type: "button", class: "kb-x", "aria-label": "Close the invitation", text: "×",
+          onclick: hideInvite }));
+      fab = h("button", { type: "button", class: "kb-fab", onclick: goToForm }, icon("bubble"),
+        h("span", { class: "kb-fab-n", text: "0" }));
+      const aside = h("aside", { class: "kb-bubble", "aria-label": "Discussion shortcut" }, invite, fab);
+      bub.append(aside);
+      if (Date.now() - store.get("bubble", 0) > WEEK) {
+        setTimeout(() => (invite.hidden = closed), +(ds.kibitzBubbleDelay || 8000));
+      }
+      if (window.IntersectionObserver) {
+        // out of the way while the reader is in the discussion already: it would cover it
+        new IntersectionObserver((entries) => {
+          aside.classList.toggle("kb-away", entries[entries.length - 1].isIntersecting);
+        }).observe(sec);
+      }
+    });
+    on("count", (n) => {
+      if (!fab) return;
+      fab.setAttribute("aria-label", plural(n, "comment") + ". Go to the comment form");
+      fab.lastChild.textContent = n;
+    });
+    function goToForm() {
+      const target = closed ? title : main;
+      const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
+      target.scrollIntoView({ behavior: smooth ? "smooth" : "auto", block: "center" });
+      (closed ? title : main.ta).focus({ preventScroll: true });
+    }
+
+    /* -- a link to one comment (#kibitz-comment-ID, as in notification mails) */
+    const wanted = () => /^#kibitz-comment-\d+$/.test(location.hash) && +location.hash.slice(16);
+    let seek = wanted();
+    // the browser moves the focus to the page's own #fragment target when it has loaded
+    const loaded = new Promise((ok) =>
+      document.readyState === "complete" ? ok() : addEventListener("load", () => setTimeout(ok)));
+    addEventListener("hashchange", () => (seek = wanted()) && goTo());
+    on("page", goTo);
+    function goTo() {
+      const li = seek && nodes.get(seek);
+      if (!li && cursor && seek) return viewAll();
+      seek = 0;
+      if (li) {
+        Promise.all([ui.ready, loaded]).then(() => {
+          li.firstChild.scrollIntoView({ block: "center" });
+          li.firstChild.focus({ preventScroll: true });
+        });
+      }
+    }
+
+    /* -- the shell: two shadow roots, the discussion and the floating bubble on <body> */
+    function shadow(hostEl, parent) {
+      if (parent) parent.append(hostEl);
+      const root = hostEl.attachShadow({ mode: "open" });
       const wrap = h("div", { class: "kb", hidden: true });
-      const show = () => (wrap.hidden = false);
-      root.append(h("link", { rel: "stylesheet", href: API + "/embed.css", onload: show, onerror: show }), wrap);
+      // shown once styled; until then nothing in it can take the focus or be scrolled to
+      wrap.ready = new Promise((show) => root.append(h("link",
+        { rel: "stylesheet", href: API + "/embed.css", onload: show, onerror: show }), wrap))
+        .then(() => (wrap.hidden = false));
+      wraps.push(wrap);
       return wrap;
     }
     function theme() {
@@ -139,7 +285,7 @@
       // prefers-color-scheme or its own switch all end up there)
       const rgb = (getComputedStyle(host).color.match(/[\d.]+/g) || [0, 0, 0]).map(Number);
       const dark = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2] > 140;
-      for (const w of [ui, bub]) w.classList.toggle("kb-dark", dark);
+      for (const w of wraps) w.classList.toggle("kb-dark", dark);
     }
 
     let host = document.getElementById("kibitz-thread");
@@ -149,17 +295,14 @@
       else document.body.append(host);
     }
     if (host.shadowRoot) return;
+    const wraps = [];
     const ui = shadow(host);
-    const bubHost = h("div", { "data-kibitz-bubble": "" });
-    document.body.append(bubHost);
-    const bub = shadow(bubHost);
-
     const live = h("div", { class: "kb-sr", role: "status", "aria-live": "polite" });
     const say = (text) => {
       live.textContent = "";
       setTimeout(() => (live.textContent = text), 60);
     };
-    const title = h("h2", { class: "kb-count", id: "kb-title", text: "Comments" });
+    const title = h("h2", { class: "kb-count", id: "kb-title", tabindex: "-1", text: "Comments" });
     const sorts = h("div", { class: "kb-sorts", role: "group", "aria-label": "Sort comments" });
     for (const value in SORTS) {
       sorts.append(h("button", {
@@ -172,8 +315,11 @@
     const status = h("div", { class: "kb-state" });
     const more = h("button", { type: "button", class: "kb-more", hidden: true, text: "View all comments",
       onclick: viewAll });
-    ui.append(h("section", { class: "kb-sec", "aria-labelledby": "kb-title" },
-      live, h("header", { class: "kb-head" }, title, sorts), main, status, list, more));
+    const sec = h("section", { class: "kb-sec", "aria-labelledby": "kb-title" },
+      live, h("header", { class: "kb-head" }, title, sorts),
+      main, status, list, more);
+    ui.append(sec);
+    emit("ui", sec);
     theme();
     matchMedia("(prefers-color-scheme: dark)").addEventListener("change", theme);
 
@@ -183,79 +329,79 @@
       const kind = edit ? "edit" : parent ? "reply" : "new";
       const author = store.get("author", {});
       const ta = h("textarea", {
-        id: "kb-b" + n, name: "body", rows: kind === "new" ? 4 : 3, required: true,
+        id: "kb-body" + n, name: "body", rows: kind === "new" ? 4 : 3, required: true,
         placeholder: kind === "new" ? S.prompt : kind === "reply" ? "Write your reply…" : null,
-        "aria-describedby": kind === "new" ? "kb-help" + n : null,
       });
+      ta.err = h("span", { class: "kb-ferr", id: "kb-e-body" + n });
       if (edit) ta.value = own[edit.id].b;
       const fields = { body: ta };
-      const errors = {};
-      const field = (name, label, type, auto, required) => {
-        const input = h("input", { id: "kb-" + name + n, name, type, autocomplete: auto,
-          required, "aria-required": required ? "true" : null });
-        input.value = author[name] || "";
-        fields[name] = input;
-        errors[name] = h("span", { class: "kb-ferr", id: "kb-e-" + name + n });
-        return h("div", { class: "kb-f" },
-          h("label", { for: input.id }, label, required ? h("span", { "aria-hidden": "true", text: " *" }) : null),
-          input, errors[name]);
+      const input = (name, label, type, auto, required) => {
+        const el = (fields[name] = field(n, name, label, type, auto, required));
+        el.value = author[name] || "";
+        return el.wrap;
       };
-      errors.body = h("span", { class: "kb-ferr", id: "kb-e-body" + n });
       const alert = h("p", { class: "kb-alert", role: "alert" });
       const preview = h("div", { class: "kb-preview kb-body", hidden: true, "aria-live": "polite" });
       const pbtn = h("button", { type: "button", class: "kb-ghost", "aria-pressed": "false",
         text: "Preview", onclick: togglePreview });
-      const submit = h("button", { type: "submit", class: "kb-primary",
-        text: edit ? "Save" : parent ? "Post Reply" : "Post Comment" });
       const label = edit ? "Edit your comment" : parent ? "Your reply" : "Comment";
+      const help = h("p", { class: "kb-help", id: "kb-help" + n, text: S.help });
       const f = h("form", { class: "kb-form kb-form-" + kind, novalidate: true, "aria-label": label },
-        h("label", { class: "kb-sr", for: ta.id, text: label }), ta, errors.body, preview,
-        edit ? null : h("div", { class: "kb-fields" },
-          field("name", "Name", "text", "name", true),
-          field("email", "E-mail", "email", "email", false),
-          field("url", "Website", "url", "url", false)),
-        kind === "new" ? h("p", { class: "kb-help", id: "kb-help" + n, text: S.help }) : null,
-        alert,
-        h("div", { class: "kb-buttons" }, pbtn,
-          onDone ? h("button", { type: "button", class: "kb-ghost", text: "Cancel", onclick: () => onDone() }) : null,
-          submit));
+        h("label", { class: "kb-sr", for: ta.id, text: label }), ta, ta.err, preview);
+      f.fields = h("div", { class: "kb-fields" });
+      if (!edit) {
+        f.fields.append(input("name", "Name", "text", "name", true),
+          input("email", "E-mail", "email", "email", false),
+          input("url", "Website", "url", "url", false));
+        f.append(f.fields);
+      }
+      f.append(help, alert, h("div", { class: "kb-buttons" }, pbtn,
+        onDone ? h("button", { type: "button", class: "kb-ghost", text: "Cancel", onclick: () => onDone() }) : null,
+        h("button", { type: "submit", class: "kb-primary", text: edit ? "Save" : parent ? "Post Reply" : "Post Comment" })));
       f.ta = ta;
+      f.extra = [];
+      f.reset = [];
+      emit("form", f, kind, n);
       let busy = false;
       ta.addEventListener("keydown", (e) => {
         if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) f.requestSubmit();
       });
-      ta.addEventListener("input", () => pbtn.getAttribute("aria-pressed") === "true" && togglePreview());
+      f.addEventListener("keydown", (e) => e.key === "Escape" && onDone && onDone());
+      let typing;
+      ta.addEventListener("input", () => {
+        clearTimeout(typing);
+        if (!preview.hidden) typing = setTimeout(showPreview, 400);
+      });
 
       function clear() {
         alert.textContent = "";
-        for (const k in errors) {
-          errors[k].textContent = "";
+        for (const k in fields) {
+          fields[k].err.textContent = "";
           fields[k].removeAttribute("aria-invalid");
-          fields[k].setAttribute("aria-describedby",
-            k === "body" && kind === "new" ? "kb-help" + n : errors[k].id);
+          fields[k].setAttribute("aria-describedby", k === "body" ? help.id : fields[k].err.id);
         }
       }
       function fail(err) {
-        const name = { body: "body", author_name: "name", author_email: "email", author_url: "url" }[err.field];
-        if (name && fields[name]) {
-          errors[name].textContent = err.message;
-          fields[name].setAttribute("aria-invalid", "true");
-          fields[name].setAttribute("aria-describedby", errors[name].id);
-          fields[name].focus();
+        const el = fields[{ body: "body", author_name: "name", author_email: "email", author_url: "url" }[err.field]];
+        if (el) {
+          el.err.textContent = err.message;
+          el.setAttribute("aria-invalid", "true");
+          el.setAttribute("aria-describedby", el.err.id);
+          el.focus();
         } else {
           alert.textContent = err.message;
         }
       }
-      async function togglePreview() {
-        const on = pbtn.getAttribute("aria-pressed") !== "true";
-        pbtn.setAttribute("aria-pressed", String(on));
-        preview.hidden = !on;
-        if (!on) return;
+      function togglePreview() {
+        preview.hidden = !preview.hidden;
+        pbtn.setAttribute("aria-pressed", String(!preview.hidden));
+        if (!preview.hidden) showPreview();
+      }
+      async function showPreview() {
+        if (!ta.value.trim()) return (preview.textContent = "Nothing to preview yet.");
         try {
-          preview.innerHTML = ta.value.trim()
-            ? (await api("POST", "preview", { body: ta.value })).body_html // sanitised by the server
-            : "";
-          if (!ta.value.trim()) preview.textContent = "Nothing to preview yet.";
+          // sanitised by the server, the same HTML the comment would be stored as
+          preview.innerHTML = (await api("POST", "preview", { body: ta.value })).body_html;
         } catch (err) {
           preview.textContent = err.message;
         }
@@ -283,19 +429,23 @@
           }
           const who = { name: fields.name.value.trim(), email: fields.email.value.trim(),
             url: fields.url.value.trim() };
-          const c = await api("POST", "comments", {
+          const req = {
             thread: KEY, parent_id: parent ? parent.id : null, body,
             author_name: who.name, author_email: who.email || null, author_url: who.url || null,
             thread_title: ds.kibitzTitle || document.title, thread_url: /^https?:/.test(PAGE) ? PAGE : null,
-          });
+          };
+          for (const more of f.extra) Object.assign(req, more());
+          const c = await api("POST", "comments", req);
           store.set("author", who);
           own[c.id] = { t: c.edit_token, u: c.edit_until, b: body };
           store.set("own", own);
           ta.value = "";
           preview.hidden = true;
           pbtn.setAttribute("aria-pressed", "false");
+          for (const reset of f.reset) reset();
           added(c, parent);
-          say(c.status === "pending" ? S.held : S.posted);
+          const notified = req.notify && req.notify !== "none" || req.notify_replies;
+          say((c.status === "pending" ? S.held : S.posted) + (notified ? S.mail : ""));
           if (onDone) onDone(c);
         } catch (err) {
           fail(err);
@@ -343,31 +493,34 @@
           gone ? null : body, gone ? null : acts, err));
       art.err = err;
       art.body = body;
-      if (!gone) actions(art, c);
+      art.acts = acts;
+      if (!gone) {
+        actions(art, c);
+        emit("comment", art, c);
+      }
       return art;
     }
     function actions(art, c) {
-      const acts = art.querySelector(".kb-acts");
       const vote = (dir, v) => h("button", { type: "button", class: "kb-vote kb-" + dir,
         onclick: () => castVote(art, c, v) }, icon(dir), h("span", { class: "kb-n" }));
       art.up = vote("up", 1);
       art.down = vote("down", -1);
-      acts.append(art.up, art.down);
+      art.acts.append(art.up, art.down);
       showVotes(art, c.votes, votes[c.id] || 0);
       if (c.status === "approved" && !closed) {
         art.reply = h("button", { type: "button", class: "kb-link", "aria-expanded": "false", text: "Reply",
           onclick: () => reply(art, c) });
-        acts.append(art.reply);
+        art.acts.append(art.reply);
       }
       if (mine(c.id)) {
-        acts.append(
+        art.acts.append(
           h("button", { type: "button", class: "kb-link kb-own", text: "Edit", onclick: () => editing(art, c) }),
           h("button", { type: "button", class: "kb-link kb-own", text: "Delete", onclick: () => confirmDelete(art, c) }));
       }
     }
     function showVotes(art, v, my) {
-      art.up.querySelector(".kb-n").textContent = v.up;
-      art.down.querySelector(".kb-n").textContent = v.down;
+      art.up.lastChild.textContent = v.up;
+      art.down.lastChild.textContent = v.down;
       art.up.setAttribute("aria-label", "Vote up, " + plural(v.up, "vote"));
       art.down.setAttribute("aria-label", "Vote down, " + plural(v.down, "vote"));
       art.up.setAttribute("aria-pressed", String(my === 1));
@@ -390,13 +543,10 @@
     }
     function reply(art, c) {
       if (art.form) return art.form.ta.focus();
-      const done = () => {
+      art.form = form({ parent: c, onDone: (posted) => {
         art.form.remove();
         art.form = null;
         art.reply.setAttribute("aria-expanded", "false");
-      };
-      art.form = form({ parent: c, onDone: (posted) => {
-        done();
         if (!posted) art.reply.focus();
       } });
       art.reply.setAttribute("aria-expanded", "true");
@@ -405,30 +555,28 @@
     }
     function editing(art, c) {
       if (art.form) return art.form.ta.focus();
-      const acts = art.querySelector(".kb-acts");
       art.form = form({ edit: c, onDone: (updated) => {
         if (updated) return replace(c.id, updated).focus();
         art.form.remove();
         art.form = null;
-        art.body.hidden = acts.hidden = false;
-        acts.querySelector(".kb-own").focus();
+        art.body.hidden = art.acts.hidden = false;
+        art.acts.querySelector(".kb-own").focus();
       } });
-      art.body.hidden = acts.hidden = true;
+      art.body.hidden = art.acts.hidden = true;
       art.body.after(art.form);
       art.form.ta.focus();
     }
     function confirmDelete(art, c) {
-      const acts = art.querySelector(".kb-acts");
       const box = h("div", { class: "kb-confirm", role: "group", "aria-label": "Delete this comment?" },
         h("span", { text: "Delete this comment?" }),
         h("button", { type: "button", class: "kb-danger", text: "Yes, delete", onclick: remove }),
         h("button", { type: "button", class: "kb-ghost", text: "Cancel", onclick: () => {
           box.remove();
-          acts.hidden = false;
-          acts.querySelector(".kb-own:last-child").focus();
+          art.acts.hidden = false;
+          art.acts.querySelector(".kb-own:last-child").focus();
         } }));
-      acts.hidden = true;
-      acts.after(box);
+      art.acts.hidden = true;
+      art.acts.after(box);
       box.children[1].focus();
       async function remove() {
         try {
@@ -441,10 +589,15 @@
           if (r.comment) {
             replace(c.id, r.comment).focus();
           } else {
-            const next = li.nextElementSibling || li.parentNode.closest("li") || null;
-            li.remove();
+            // a "[deleted]" parent left without replies leaves the page too, as on the server
+            let gone = li;
+            for (let up = nodes.get(c.parent_id); up && up === gone.parentNode.closest("li") &&
+              up.firstChild.classList.contains("kb-gone") && gone.parentNode.children.length === 1;
+              up = nodes.get(up.c.parent_id)) gone = up;
+            const next = gone.nextElementSibling || gone.parentNode.closest("li");
+            gone.remove();
             nodes.delete(c.id);
-            (next ? next.querySelector(".kb-art") : main.ta).focus();
+            (next ? next.firstChild : main.ta).focus();
             if (!list.children.length) empty();
           }
         } catch (err) {
@@ -454,10 +607,9 @@
     }
     function replace(id, c) {
       const li = nodes.get(id);
-      const old = li.querySelector(".kb-art");
       li.c = { ...c, replies: [] };
       const art = article(c);
-      old.replaceWith(art);
+      li.firstChild.replaceWith(art);
       return art;
     }
     function added(c, parent) {
@@ -471,7 +623,7 @@
       } else {
         while (holder.depth > MAXD) holder = holder.parentNode.closest("li");
         holder.replies.append(li);
-        li.querySelector(".kb-art").focus();
+        li.firstChild.focus();
       }
       li.classList.add("kb-new");
     }
@@ -480,8 +632,7 @@
     function setCount(n) {
       count = Math.max(0, n);
       title.textContent = plural(count, "Comment");
-      fab.setAttribute("aria-label", plural(count, "comment") + ". Go to the comment form");
-      fabN.textContent = count;
+      emit("count", count);
     }
     function empty() {
       status.textContent = "No comments yet. Be the first.";
@@ -496,7 +647,7 @@
       }
       return first;
     }
-    async function page(size) {
+    function page(size) {
       return api("GET", "comments?thread=" + encodeURIComponent(KEY) + "&sort=" + sort +
         (size ? "&limit=" + size : "") + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
     }
@@ -508,7 +659,9 @@
         const data = await page();
         if (mySeq !== seq) return;
         closed = data.thread.closed;
-        if (closed) main.replaceWith(h("p", { class: "kb-closed", text: "This discussion is closed." }));
+        if (closed && main.isConnected) {
+          main.replaceWith(h("p", { class: "kb-closed", text: "This discussion is closed." }));
+        }
         setCount(data.thread.comment_count);
         list.textContent = "";
         nodes.clear();
@@ -517,6 +670,7 @@
         if (!data.comments.length) empty();
         cursor = data.next_cursor;
         more.hidden = !cursor;
+        emit("page", data);
       } catch (err) {
         if (mySeq !== seq) return;
         status.textContent = "";
@@ -528,19 +682,22 @@
     async function viewAll() {
       if (more.hasAttribute("aria-disabled")) return;
       const mySeq = seq;
+      const jump = seek; // a linked comment takes the focus instead
       more.textContent = "Loading…";
       more.setAttribute("aria-disabled", "true");
       let first = null;
       try {
         while (cursor && mySeq === seq) {
           const data = await page(200);
-          if (mySeq !== seq) return;
-          first = first || append(data.comments);
+          if (mySeq !== seq) break;
+          const shown = append(data.comments);
+          first = first || shown;
           cursor = data.next_cursor;
+          emit("page", data);
         }
-        more.hidden = true;
+        more.hidden = !cursor;
         say("All comments shown");
-        if (first) first.querySelector(".kb-art").focus();
+        if (first && !jump) first.firstChild.focus();
       } catch (err) {
         say(err.message);
       }
@@ -558,46 +715,17 @@
       try {
         votes = (await api("GET", "me?thread=" + encodeURIComponent(KEY))).votes || {};
         for (const [id, li] of nodes) {
-          const art = li.querySelector(".kb-art");
-          if (art.up) showVotes(art, li.c.votes, votes[id] || 0);
+          if (li.firstChild.up) showVotes(li.firstChild, li.c.votes, votes[id] || 0);
         }
       } catch (e) { /* votes just show unpressed */ }
     }
 
-    /* -- the floating bubble: the count, and after a while an invitation to comment */
-    const goToForm = () => {
-      const target = closed ? title : main;
-      const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
-      target.scrollIntoView({ behavior: smooth ? "smooth" : "auto", block: "center" });
-      (closed ? title : main.ta).focus({ preventScroll: true });
-    };
-    const fabN = h("span", { class: "kb-fab-n", text: "0" });
-    const fab = h("button", { type: "button", class: "kb-fab", onclick: goToForm }, icon("bubble"), fabN);
-    const hideInvite = () => {
-      invite.hidden = true;
-      store.set("bubble", Date.now());
-    };
-    const invite = h("div", { class: "kb-invite", hidden: true },
-      h("button", { type: "button", class: "kb-invite-text", text: S.prompt, onclick: goToForm }),
-      h("button", { type: "button", class: "kb-x", "aria-label": "Close", text: "×", onclick: hideInvite }));
-    const aside = h("aside", { class: "kb-bubble", "aria-label": "Comments" }, invite, fab);
-    bub.append(aside);
-    if (Date.now() - store.get("bubble", 0) > WEEK) {
-      setTimeout(() => (invite.hidden = closed), DELAY);
-    }
-    if (window.IntersectionObserver) {
-      // out of the way while the reader is at the form already
-      new IntersectionObserver((entries) => {
-        aside.classList.toggle("kb-away", entries[entries.length - 1].isIntersecting);
-      }).observe(main);
-    }
-
+    /* -- start */
     setCount(0);
     setInterval(() => {
       for (const t of ui.querySelectorAll("time")) t.textContent = ago(t.dateTime);
       for (const b of ui.querySelectorAll(".kb-own")) {
-        const id = +b.closest("li").id.split("-").pop();
-        if (!mine(id)) b.remove();
+        if (!mine(+b.closest("li").id.slice(15))) b.remove();
       }
     }, 3e4);
     load().then(loadVotes);

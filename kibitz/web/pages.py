@@ -3,7 +3,7 @@ JavaScript, built from the same services as the JSON API."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
@@ -18,7 +18,12 @@ from kibitz.services.errors import Invalid, NotFound, ServiceError
 from kibitz.web import reader as rd
 
 SORT_LABELS = {"newest": "Newest", "oldest": "Oldest", "most_voted": "Most Voted", "best": "Best"}
-FORM_FIELDS = ("body", "author_name", "author_email", "author_url")
+FORM_FIELDS = ("body", "author_name", "author_email", "author_url", "notify", "notify_replies")
+NOTIFY_CHOICES = [
+    ("none", "nothing"),
+    ("thread", "new follow-up comments"),
+    ("replies", "new replies to my comments"),
+]
 
 
 def _fields(request: Request[Any, Any, Any]) -> list[tuple[str, str, str, bool]]:
@@ -67,6 +72,7 @@ async def _discussion_context(
         "reply_query": reply_query,
         "form": {name: (form or {}).get(name, "") for name in FORM_FIELDS},
         "fields": _fields(request),
+        "notify_choices": NOTIFY_CHOICES,
         "error": error,
         "notice": notice,
     }
@@ -163,6 +169,13 @@ async def article_page(
     return await _page(request, path, sort, cursor, article, reply_to=reply, notice=notice)
 
 
+def _notify(value: str) -> Literal["none", "thread", "replies"]:
+    for known in ("none", "thread", "replies"):
+        if value == known:
+            return known
+    raise Invalid("invalid_notify", "Notify of: nothing, new comments or replies.")
+
+
 @post("/discussion/comments", include_in_schema=False, status_code=303)
 async def post_form(
     request: Request[Any, Any, Any],
@@ -186,6 +199,8 @@ async def post_form(
                 author_name=data.get("author_name"),
                 author_email=data.get("author_email"),
                 author_url=data.get("author_url"),
+                notify=_notify(data.get("notify", "none")),
+                notify_replies=bool(data.get("notify_replies")),
             ),
             who,
         )

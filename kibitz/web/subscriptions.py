@@ -44,7 +44,10 @@ async def subscribe(
     verdict = kb.limiter.check([("subscribe.email", email_key(data.email))])
     if not verdict.allowed:
         raise RateLimited(verdict.retry_after)
-    confirmed = await subs.subscribe(kb, data.email, data.thread, data.kind)
+    confirmed = await subs.subscribe(
+        kb, data.email, data.thread, data.kind,
+        page_url=data.thread_url or "", title=data.thread_title or "",
+    )  # fmt: skip
     kb.wake_worker()
     return {"status": "subscribed" if confirmed else "confirmation_sent"}
 

@@ -1,21 +1,25 @@
 """Browser tests: a real ``kibitz serve``, host pages on other origins, Debian's Chromium.
 
-Per test worker (session scope): one kibitz process on a fresh SQLite file, one host-page
-server on an allowed origin, one on an origin kibitz does not allow, and one Chromium. Each
-test gets a fresh browser context (its own cookies and localStorage) and its own thread key.
-A missing browser fails the tests; it never skips them (``make test`` installs Chromium).
+Per test worker (session scope): one kibitz process on a fresh SQLite file (with the
+reference article, as `make run` has it), one host-page server on an allowed origin and one
+on an origin kibitz does not allow. Per test module: one Chromium, because Playwright's sync
+API holds an event loop while it runs, and the async tests that the same worker runs next
+need none to be running. Each test gets a fresh browser context (its own cookies and
+localStorage) and its own thread key. A missing browser fails the tests; it never skips them
+(``make test`` installs Chromium).
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,8 +29,17 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
+# two workers share two cores with a kibitz server each: give the page time, not flakiness
+expect.set_options(timeout=10_000)
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -38,11 +51,26 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-HIGH_LIMITS = ",".join(
-    f"{action}.{who}=100000/60"
-    for action in ("comment", "edit", "vote", "preview")
-    for who in ("voter", "ip")
+HIGH_LIMITS = (
+    ",".join(
+        f"{action}.{who}=100000/60"
+        for action in ("comment", "edit", "vote", "preview", "subscribe")
+        for who in ("voter", "ip")
+    )
+    + ",subscribe.email=100000/60"
 )
+REFERENCE = "/2021/06/russia-is-strengthening-bases-in-kyrgyzstan-tajikistan"
+# an article of kibitz's own, older than the reference one (which stays on the front page),
+# for the tests that post to an article page
+PLAIN_ARTICLE = "/2020/01/harbour-budget"
+PLAIN_MD = f"""---
+title: "The harbour budget"
+date: 2020-01-15
+path: {PLAIN_ARTICLE}
+summary: "The council met to discuss the harbour budget."
+---
+The council met on Tuesday to discuss the new budget for the harbour district.
+"""
 LOREM = (
     "The council met on Tuesday to discuss the new budget for the harbour district. "
     "Residents asked why the ferry timetable had changed without notice, and the mayor "
@@ -72,6 +100,25 @@ class Servers:
     host: str  # an allowed host-page origin
     other: str  # a host-page origin kibitz does not allow
     log: Path
+    db: Path  # kibitz's SQLite file, read by tests to check what really landed
+
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Rows from kibitz's database, read-only (the server keeps writing meanwhile)."""
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+    def subscriptions(self, email: str) -> list[tuple[str, str, int | None]]:
+        """(kind, thread key, comment id) of every subscription of the address."""
+        rows = self.query(
+            "SELECT s.kind, t.key, s.comment_id FROM subscriptions s"
+            " JOIN subscribers r ON r.id = s.subscriber_id JOIN threads t ON t.id = s.thread_id"
+            " WHERE r.email_key = ? ORDER BY s.id",
+            email.lower(),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
 
     def page(
         self,
@@ -82,6 +129,7 @@ class Servers:
         long: bool = False,
         delay: int | None = None,
         dark: bool = False,
+        bubble: str | None = None,
     ) -> str:
         query: dict[str, Any] = {"thread": thread}
         if csp:
@@ -92,6 +140,8 @@ class Servers:
             query["delay"] = delay
         if dark:
             query["dark"] = 1
+        if bubble is not None:
+            query["bubble"] = bubble
         return f"{origin or self.host}/article?{urlencode(query)}"
 
     def list_page(self, threads: list[str]) -> str:
@@ -105,6 +155,8 @@ def _article(api: str, q: dict[str, str]) -> tuple[str, dict[str, str]]:
     attrs = f'data-kibitz-thread="{escape(thread)}" data-kibitz-title="Harbour news"'
     if "delay" in q:
         attrs += f' data-kibitz-bubble-delay="{escape(q["delay"])}"'
+    if "bubble" in q:
+        attrs += f' data-kibitz-bubble="{escape(q["bubble"])}"'
     style = "" if strict else f"<style>{HOST_CSS}</style>"
     meta = '<meta name="color-scheme" content="light dark">' if q.get("dark") == "1" else ""
     body_class = ' class="dark-ok"' if q.get("dark") == "1" else ""
@@ -173,16 +225,23 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     other = _host_server(api)
     host = f"http://127.0.0.1:{allowed.server_address[1]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIBITZ_")}
+    db = tmp / "kibitz.db"
     env.update(
-        KIBITZ_DATABASE_URL=f"sqlite:///{tmp / 'kibitz.db'}",
+        KIBITZ_DATABASE_URL=f"sqlite:///{db}",
         KIBITZ_PUBLIC_URL=api,
         KIBITZ_ALLOWED_ORIGINS=host,
         KIBITZ_RATE_LIMITS=HIGH_LIMITS,
         KIBITZ_SECRET_KEY="e2e-secret-key-that-is-long-enough-0123456789",
         KIBITZ_LOG_LEVEL="warning",
+        KIBITZ_SITE_NAME="SouthFront",
+        KIBITZ_SUPPORT_URL="https://southfront.example/support/",
     )
     log = tmp / "kibitz.log"
     kibitz = Path(sys.executable).parent / "kibitz"
+    (tmp / "plain.md").write_text(PLAIN_MD)
+    # what `make run` does: the reference article and its discussion, then one more article
+    for command in (["demo"], ["article", "add", str(tmp / "plain.md")]):
+        subprocess.run([str(kibitz), *command], cwd=tmp, env=env, check=True, capture_output=True)
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(kibitz), "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -205,7 +264,11 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
                 pytest.fail(f"kibitz serve did not answer /healthz:\n{log.read_text()}")
             time.sleep(0.1)
         yield Servers(
-            api=api, host=host, other=f"http://127.0.0.1:{other.server_address[1]}", log=log
+            api=api,
+            host=host,
+            other=f"http://127.0.0.1:{other.server_address[1]}",
+            log=log,
+            db=db,
         )
     finally:
         proc.terminate()
@@ -269,13 +332,13 @@ def thread() -> str:
     return f"/e2e/{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
@@ -306,23 +369,43 @@ class Tab:
         return found
 
 
+TabFactory = Callable[..., Tab]
+
+
 @pytest.fixture
-def tab(browser: Browser) -> Iterator[Tab]:
-    """A page in a fresh context; any uncaught script error or dialog fails the test."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-    context.add_init_script(WATCH_CSP)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    t = Tab(page)
-    page.on("pageerror", lambda exc: t.errors.append(str(exc)))
-    page.on("console", t.console.append)
+def make_tab(browser: Browser) -> Iterator[TabFactory]:
+    """Pages in fresh contexts (``make_tab(viewport=..., java_script_enabled=False)``); any
+    uncaught script error or dialog in any of them fails the test."""
+    made: list[tuple[Any, Tab]] = []
 
-    def on_dialog(dialog: Any) -> None:
-        t.dialogs.append(dialog.message)
-        dialog.dismiss()
+    def make(**options: Any) -> Tab:
+        settings: dict[str, Any] = {"viewport": {"width": 1280, "height": 900}, "locale": "en-GB"}
+        settings.update(options)
+        context = browser.new_context(**settings)
+        context.add_init_script(WATCH_CSP)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        t = Tab(page)
+        page.on("pageerror", lambda exc: t.errors.append(str(exc)))
+        page.on("console", lambda message: t.console.append(message))
 
-    page.on("dialog", on_dialog)
-    yield t
-    context.close()
-    assert not t.errors, f"uncaught errors in the page: {t.errors}"
-    assert not t.dialogs, f"dialogs opened: {t.dialogs}"
+        def on_dialog(dialog: Any) -> None:
+            t.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        made.append((context, t))
+        return t
+
+    yield make
+    for context, _ in made:
+        context.close()
+    for _, t in made:
+        assert not t.errors, f"uncaught errors in the page: {t.errors}"
+        assert not t.dialogs, f"dialogs opened: {t.dialogs}"
+
+
+@pytest.fixture
+def tab(make_tab: TabFactory) -> Tab:
+    """A page in a fresh desktop context."""
+    return make_tab()

@@ -1,0 +1,78 @@
+"""The widget's files as kibitz serves them: small, minified, cacheable."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+from kibitz.app import create_app
+from kibitz.settings import Settings
+from kibitz.web import embed
+
+# the budget for everything a host page downloads for the discussion (issue 3)
+BUDGET = 15_000
+# what the features still to come (funding bar, passage comments, live updates, reporting)
+# are meant to fit in; falling under it is a warning sign for the next one
+HEADROOM = 4_000
+
+
+def served_gzip_bytes(name: str) -> int:
+    return len(embed.load(name).gzipped)
+
+
+def test_widget_js_and_css_fit_in_15_kb_gzip() -> None:
+    total = served_gzip_bytes("embed.js") + served_gzip_bytes("embed.css")
+    assert total <= BUDGET, f"embed.js + embed.css are {total} bytes gzipped (budget {BUDGET})"
+    assert total <= BUDGET - HEADROOM, f"only {BUDGET - total} bytes left for what comes next"
+
+
+def test_served_files_are_minified_but_keep_their_words() -> None:
+    for name in embed.FILES:
+        source = (embed.STATIC / name).read_text("utf-8")
+        served = embed.load(name).body.decode()
+        assert len(served) < 0.9 * len(source), name
+        assert "/*" not in served, f"{name} still has comments"
+        assert gzip.decompress(embed.load(name).gzipped).decode() == served
+    js = embed.load("embed.js").body.decode()
+    assert "Would love your thoughts, please comment." in js
+    assert "new follow-up comments" in js and "new replies to my comments" in js
+
+
+def test_minified_javascript_still_parses(tmp_path: Path) -> None:
+    node = shutil.which("node")
+    assert node, "node is needed (make setup installs the npm tools with it)"
+    for name in ("embed.js", "count.js"):
+        path = tmp_path / name
+        path.write_bytes(embed.load(name).body)
+        result = subprocess.run([node, "--check", str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> TestClient:  # type: ignore[type-arg]
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'k.db'}", worker_in_process=False)
+    return TestClient(create_app(settings))
+
+
+def test_files_are_gzipped_cached_and_revalidated(web: TestClient) -> None:  # type: ignore[type-arg]
+    with web as client:
+        r = client.get("/embed.js", headers={"Accept-Encoding": "gzip"})
+        assert r.status_code == 200
+        assert r.headers["content-encoding"] == "gzip"
+        assert r.headers["content-type"].startswith("text/javascript")
+        assert "max-age=3600" in r.headers["cache-control"]
+        assert r.headers["cross-origin-resource-policy"] == "cross-origin"
+        assert r.content == embed.load("embed.js").body  # the client un-gzipped it
+        again = client.get(
+            "/embed.js", headers={"Accept-Encoding": "gzip", "If-None-Match": r.headers["etag"]}
+        )
+        assert again.status_code == 304 and again.content == b""
+        plain = client.get("/embed.css", headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers
+        assert plain.headers["etag"] != r.headers["etag"]
+        assert plain.content == embed.load("embed.css").body
