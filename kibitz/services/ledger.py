@@ -90,6 +90,7 @@ class Entry:
     source: str
     method: str | None
     frequency: str
+    donor_id: int | None
     donor_email: str | None
     donor_name: str | None
     public_name: str | None
@@ -109,7 +110,7 @@ def _entry(row: Any) -> Entry:
         currency=row.currency, fx_rate=row.fx_rate, counted_amount=row.counted_amount,
         counted_currency=row.counted_currency, counts_at=row.counts_at,
         occurred_at=row.occurred_at, source=row.source, method=row.method,
-        frequency=row.frequency, donor_email=row.email, donor_name=row.name,
+        frequency=row.frequency, donor_id=row.donor_id, donor_email=row.email, donor_name=row.name,
         public_name=row.public_name, message=row.message, reverses_id=row.reverses_id,
         provider_ref=row.provider_ref, provider_payment_id=row.provider_payment_id,
         provider_charge_id=row.provider_charge_id,
