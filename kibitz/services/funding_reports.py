@@ -146,7 +146,7 @@ EXPORT_COLUMNS = (
 def export_csv(conn: Connection, slug: str | None = None) -> str:
     """The ledger, every column, amounts in major units with all their digits."""
     campaign_id = camp.load(conn, slug).id if slug else None
-    slugs = dict(conn.execute(sa.select(campaigns.c.id, campaigns.c.slug)).tuples().all())
+    slugs = {r.id: r.slug for r in conn.execute(sa.select(campaigns.c.id, campaigns.c.slug))}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)

@@ -416,7 +416,7 @@ def drift(conn: Connection, tz: ZoneInfo) -> list[Drift]:
         (r.campaign_id, r.period_key): (r.raised, r.donations)
         for r in conn.execute(sa.select(campaign_totals))
     }
-    slugs = dict(conn.execute(sa.select(campaigns.c.id, campaigns.c.slug)).tuples().all())
+    slugs = {r.id: r.slug for r in conn.execute(sa.select(campaigns.c.id, campaigns.c.slug))}
     out = []
     for key in sorted(set(actual) | set(cached)):
         have, want = cached.get(key, (0, 0)), actual.get(key, (0, 0))
