@@ -71,9 +71,9 @@ def invoice(
             "subscription": subscription, "metadata": meta() if metadata is None else metadata}},
     }  # fmt: skip
     if payment_intent:
-        obj["payments"] = {"object": "list", "data": [
-            {"object": "invoice_payment", "payment": {"type": "payment_intent",
-                                                      "payment_intent": payment_intent}}]}  # fmt: skip
+        paid_by = {"type": "payment_intent", "payment_intent": payment_intent}
+        obj["payments"] = {"object": "list", "data": [{"object": "invoice_payment",
+                                                       "payment": paid_by}]}  # fmt: skip
     return obj
 
 

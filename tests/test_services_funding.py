@@ -76,7 +76,7 @@ async def test_a_fixed_campaign_has_one_period_from_its_first_to_its_last_day(kb
     await give(kb, c, 700, at=utc(2021, 6, 20, 23, 59))
     bar = await funding.bar(kb, "drive", now=utc(2021, 6, 15))
     assert bar is not None and bar.period.key == "all" and bar.raised == 700
-    assert bar.period_label == "Jun 10\u2009–\u200920, 2021" and bar.is_open
+    assert bar.period_label == "Jun 10\u2009\u2013\u200920, 2021" and bar.is_open
     closed = await funding.bar(kb, "drive", now=utc(2021, 6, 21))
     assert closed is not None and not closed.is_open
     with pytest.raises(Invalid, match="monthly campaigns"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -237,9 +238,7 @@ async def test_a_refund_of_a_monthly_charge_finds_its_month_through_the_invoice_
 
 
 async def test_a_delayed_payment_counts_only_when_it_succeeds(stripe_client: Any) -> None:
-    await stripe_client.kb.db.write(lambda conn: conn.execute(payment_sessions.insert().values(
-        provider="stripe", session_id="cs_sepa", campaign_id=1, amount=2500, currency="USD",
-        frequency="one_time", status="open", created_at=se_now(), updated_at=se_now())))  # fmt: skip
+    await opened(stripe_client, "cs_sepa")
     pending = se.session("cs_sepa", paid=False, payment_intent="pi_sepa")
     await se.deliver(stripe_client, se.event("checkout.session.completed", pending))
     assert await raised(stripe_client) == 0 and await session_status(stripe_client) == "processing"
@@ -254,9 +253,7 @@ async def test_a_delayed_payment_counts_only_when_it_succeeds(stripe_client: Any
 async def test_a_failed_delayed_payment_stays_failed_whatever_comes_after(
     stripe_client: Any,
 ) -> None:
-    await stripe_client.kb.db.write(lambda conn: conn.execute(payment_sessions.insert().values(
-        provider="stripe", session_id="cs_sepa", campaign_id=1, amount=2500, currency="USD",
-        frequency="one_time", status="open", created_at=se_now(), updated_at=se_now())))  # fmt: skip
+    await opened(stripe_client, "cs_sepa")
     failed = se.session("cs_sepa", paid=False, payment_intent="pi_sepa")
     await se.deliver(stripe_client, se.event("checkout.session.async_payment_failed", failed))
     await se.deliver(stripe_client, se.event("checkout.session.completed", failed))
@@ -288,10 +285,13 @@ async def test_without_stripe_set_up_the_endpoint_says_so(client: Any) -> None:
     assert response.json()["error"]["code"] == "payments_not_set_up"
 
 
-def se_now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
+async def opened(client: Any, session_id: str) -> None:
+    """A checkout session as the donation page records it when it opens one."""
+    now = datetime.now(UTC)
+    values = {"provider": "stripe", "session_id": session_id, "campaign_id": 1, "amount": 2500,
+              "currency": "USD", "frequency": "one_time", "status": "open", "created_at": now,
+              "updated_at": now}  # fmt: skip
+    await client.kb.db.write(lambda conn: conn.execute(payment_sessions.insert(), values))
 
 
 async def session_status(client: Any) -> str:
