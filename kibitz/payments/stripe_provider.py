@@ -86,6 +86,20 @@ def _id(value: Any) -> str | None:
     return None
 
 
+class _HTTPXClient(stripe.HTTPXClient):
+    """The library's httpx client, sending the form body as ``content=`` (httpx deprecated
+    passing raw text as ``data=``, which the library still does)."""
+
+    def _get_request_args_kwargs(  # type: ignore[no-untyped-def]
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any
+    ):
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        data = kwargs.pop("data", None)
+        if data:
+            kwargs["content"] = data
+        return args, kwargs
+
+
 class StripeProvider:
     name = "stripe"
 
@@ -96,7 +110,7 @@ class StripeProvider:
     # -- the API
 
     def _client(self) -> tuple[stripe.StripeClient, stripe.HTTPXClient]:
-        http = stripe.HTTPXClient(timeout=20)
+        http = _HTTPXClient(timeout=20)
         client = stripe.StripeClient(
             self.settings.stripe_secret_key,
             base_addresses={"api": self.settings.stripe_api_base.rstrip("/")},
