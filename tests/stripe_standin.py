@@ -62,8 +62,8 @@ class StandIn:
                 "customer": body.get("customer"), "return_url": body.get("return_url"),
                 "url": f"https://billing.stripe.com/p/session/test_{n}",
             }  # fmt: skip
-        return 404, {"error": {"type": "invalid_request_error",
-                               "message": f"Unrecognized request URL ({method}: {path})"}}  # fmt: skip
+        unknown = f"Unrecognized request URL ({method}: {path})"
+        return 404, {"error": {"type": "invalid_request_error", "message": unknown}}
 
 
 def start() -> tuple[StandIn, ThreadingHTTPServer]:
@@ -82,7 +82,7 @@ def start() -> tuple[StandIn, ThreadingHTTPServer]:
             self.end_headers()
             self.wfile.write(body)
 
-        do_GET = do_POST = _reply  # noqa: N815
+        do_GET = do_POST = _reply
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
