@@ -14,7 +14,8 @@ from kibitz.services.errors import Invalid
 from kibitz.services.ledger_import import import_csv
 from tests.funding_factories import JUNE, make_campaign
 
-GOOD_AND_BAD = """\ufeffdate,amount,currency,rate,kind,reverses,method,name,email,public_name,message,reference
+HEADER = "date,amount,currency,rate,kind,reverses,method,name,email,public_name,message,reference"
+GOOD_AND_BAD = f"""\ufeff{HEADER}
 2021-06-02,50,,,,,bank_transfer,Jo Doe,jo@example.org,Jo,Keep it up,T-1
 2021-06-03,"1,000.00",,,,,paypal,,,,,T-2
 2021-06-04,20,EUR,1.2175,,,bank_transfer,,,,,T-3
