@@ -57,7 +57,11 @@ async def test_the_page_offers_amounts_within_bounds_and_states_the_frequency(
     make_client: Any, stripe_api: StandIn
 ) -> None:
     client = await site(make_client, stripe_api)
-    html = (await client.get("/donate")).text
+    page = await client.get("/donate")
+    html = page.text
+    # the form ends on Stripe's page, and browsers check form-action on the redirect too
+    assert "form-action 'self' https://checkout.stripe.com" in page.headers[
+        "content-security-policy"]  # fmt: skip
     for label in ("5 $", "10 $", "25 $", "50 $"):
         assert f"> {label}</label>" in html
     assert "From 2.00 $ to 10,000.00 $." in html

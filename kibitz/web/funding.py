@@ -38,6 +38,18 @@ def _provider(kb: Kibitz) -> PaymentProvider | None:
     return provider_for(kb.settings)
 
 
+# The donation forms end on Stripe's pages, and browsers apply form-action to redirects too.
+PAYMENT_PAGES = "https://checkout.stripe.com https://billing.stripe.com"
+
+
+def _payment_form(template: Template) -> Template:
+    from kibitz.app import CSP
+
+    policy = CSP.replace("form-action 'self'", f"form-action 'self' {PAYMENT_PAGES}")
+    template.headers["Content-Security-Policy"] = policy
+    return template
+
+
 def context(kb: Kibitz, **extra: Any) -> dict[str, Any]:
     return {"site_name": kb.settings.site_name, "support_url": kb.settings.support_link, **extra}
 
@@ -165,7 +177,7 @@ async def donate_page(
     request: Request[Any, Any, Any], campaign: FromQuery[str | None] = None
 ) -> Template:
     kb = rd.kibitz(request)
-    return Template("donate.html", context=await _donate_context(kb, campaign))
+    return _payment_form(Template("donate.html", context=await _donate_context(kb, campaign)))
 
 
 def _amount(data: dict[str, str]) -> str:
@@ -200,7 +212,7 @@ async def donate(request: Request[Any, Any, Any], data: FormData) -> Response[An
         page.status_code = exc.status
         if isinstance(exc, RateLimited):
             page.headers["Retry-After"] = str(exc.retry_after)
-        return page
+        return _payment_form(page)
     return Redirect(session.url, status_code=303)
 
 
@@ -224,7 +236,8 @@ async def manage_page(
     kb = rd.kibitz(request)
     if token:
         donations.check_portal_token(kb, token)
-    return Template("donate_manage.html", context=context(kb, token=token, sent=False))
+    page = Template("donate_manage.html", context=context(kb, token=token, sent=False))
+    return _payment_form(page)
 
 
 @post("/donate/manage", include_in_schema=False, status_code=303)

@@ -315,7 +315,7 @@ def tab(browser: Browser) -> Iterator[Tab]:
     page.set_default_timeout(10_000)
     t = Tab(page)
     page.on("pageerror", lambda exc: t.errors.append(str(exc)))
-    page.on("console", t.console.append)
+    page.on("console", lambda message: t.console.append(message))
 
     def on_dialog(dialog: Any) -> None:
         t.dialogs.append(dialog.message)
