@@ -20,10 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from tests import stripe_events as se
-from tests.e2e.conftest import ROOT, Tab, free_port
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, Tab, free_port
 from tests.stripe_standin import StandIn, start
 
 pytestmark = pytest.mark.browser
@@ -37,6 +37,23 @@ class Site:
     def __init__(self, url: str, stripe: StandIn) -> None:
         self.url = url
         self.stripe = stripe
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    """Per module, not per session: a live sync Playwright keeps an event loop running in
+    this thread, and the async tests that a worker runs after this module need it free."""
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield b
+    b.close()
 
 
 def _kibitz(env: dict[str, str], *args: str) -> None:
