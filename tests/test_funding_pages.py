@@ -59,7 +59,7 @@ async def test_the_json_twin_has_everything_the_widget_draws(make_client: Any) -
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"
     bar = response.json()
     assert bar["raised"] == {"amount": 166000, "formatted": "1,660 $"}
-    assert bar["goal"] == {"amount": 500000, "formatted": "5,000 $"}
+    assert bar["goal"] == {"amount": 500000, "formatted": "5,000 $", "position": 1}
     assert [(t["label"], t["position"]) for t in bar["ticks"]] == [
         ("0 $", 0), ("2,500 $", 0.5), ("5,000 $", 1)]  # fmt: skip
     assert bar["period"]["label"] == "June 2021" and bar["period"]["key"] == "2021-06"

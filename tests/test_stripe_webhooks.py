@@ -279,6 +279,13 @@ async def test_a_signed_but_malformed_event_is_refused(stripe_client: Any) -> No
     assert await count(stripe_client, provider_events) == 0
 
 
+async def test_a_large_event_is_taken_beyond_the_api_body_limit(stripe_client: Any) -> None:
+    big = se.session(metadata=se.meta(message="x" * 500))
+    big["line_items"] = {"data": [{"description": "y" * 1000} for _ in range(150)]}
+    response = await se.deliver(stripe_client, se.event("checkout.session.completed", big))
+    assert response.json()["outcome"] == "applied" and await raised(stripe_client) == 2500
+
+
 async def test_without_stripe_set_up_the_endpoint_says_so(client: Any) -> None:
     response = await se.deliver(client, se.event("checkout.session.completed", se.session()),
                                 expect=404)  # fmt: skip

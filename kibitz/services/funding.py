@@ -84,7 +84,10 @@ class Bar:
             },
             "currency": c.currency,
             "raised": {"amount": self.raised, "formatted": self.raised_label},
-            "goal": {"amount": self.goal, "formatted": self.goal_label},
+            "goal": {
+                "amount": self.goal, "formatted": self.goal_label,
+                "position": round(self.goal_position, 4),
+            },
             "scale": self.scale,
             "fill": round(self.fill, 4),
             "percent": self.percent,
