@@ -22,12 +22,11 @@ node_modules:
 browser:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
-## serve the reference article and its discussion on http://127.0.0.1:8000 from kibitz.db
+## serve the reference article, its discussion and its funding bar on http://127.0.0.1:8000
+## from kibitz.db ("Support" leads to kibitz's donation page; set KIBITZ_SUPPORT_URL to change)
 run: setup
 	KIBITZ_SITE_NAME="$${KIBITZ_SITE_NAME:-SouthFront}" $(BIN)/kibitz demo
-	KIBITZ_SITE_NAME="$${KIBITZ_SITE_NAME:-SouthFront}" \
-	KIBITZ_SUPPORT_URL="$${KIBITZ_SUPPORT_URL:-https://southfront.press/donate/}" \
-	$(BIN)/kibitz serve
+	KIBITZ_SITE_NAME="$${KIBITZ_SITE_NAME:-SouthFront}" $(BIN)/kibitz serve
 
 ## the whole suite, on SQLite and PostgreSQL, in parallel
 test: setup browser

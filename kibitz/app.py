@@ -24,7 +24,7 @@ from kibitz import __version__
 from kibitz.context import Kibitz
 from kibitz.mail.worker import Worker
 from kibitz.settings import Settings, load_settings
-from kibitz.web import api, embed, errors, feeds, moderation, pages, subscriptions
+from kibitz.web import api, embed, errors, feeds, funding, moderation, pages, subscriptions
 
 HERE = Path(__file__).parent
 CSP = (
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             subscriptions.manage,
             moderation.moderate_page,
             moderation.moderate,
+            *funding.ROUTES,
             pages.home,
             pages.article_list,
             pages.discussion,

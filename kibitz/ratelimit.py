@@ -26,6 +26,12 @@ RATE_LIMITS: dict[str, tuple[int, int]] = {
     "subscribe.email": (3, 3600),
     "preview.voter": (60, 60),
     "preview.ip": (600, 60),
+    # donations: opening a payment page is what card testers script, so it is tight
+    "checkout.voter": (5, 600),
+    "checkout.ip": (20, 3600),
+    "checkout.site": (300, 3600),
+    "donor_link.ip": (10, 3600),
+    "donor_link.email": (3, 3600),
 }
 
 

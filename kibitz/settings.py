@@ -136,8 +136,56 @@ class Settings:
         "", "Secret for signing webhooks (Standard Webhooks, `whsec_<base64>`).", secret=True
     )
 
+    # -- reader funding
+    time_zone: str = _s(
+        "UTC",
+        "The site's time zone (IANA name): each month of a monthly campaign starts at "
+        "midnight here.",
+    )
+    locale: str = _s("en_US", "The site's locale for amounts and dates (Babel), e.g. `de_DE`.")
+    money_format: str = _s(
+        "#,##0 \u00a4",
+        "Number pattern for amounts on funding bars (CLDR syntax, `\u00a4` is the currency "
+        "sign); the default shows `2,500 $`. Receipts and the ledger show every minor digit.",
+    )
+    donations: bool = _s(
+        True,
+        "Offer kibitz's donation page (`/donate`); `Support` calls to action lead there "
+        "unless support_url is set.",
+    )
+    funding_campaign: str = _s(
+        "",
+        "Slug of the campaign whose bar articles show; empty: the newest open campaign "
+        "(or, when none is open, the one that ended last).",
+    )
+    funding_bar: bool = _s(True, "Show the featured campaign's funding bar above articles.")
+    stripe_secret_key: str = _s(
+        "", "Stripe secret (or restricted) API key, `sk_live_...` or `sk_test_...`; empty: no "
+        "card payments.", secret=True,
+    )  # fmt: skip
+    stripe_webhook_secret: str = _s(
+        "", "Signing secret of the Stripe webhook endpoint `/webhooks/stripe` (`whsec_...`).",
+        secret=True,
+    )  # fmt: skip
+    stripe_api_base: str = _s(
+        "https://api.stripe.com", "Stripe's API address (change only for a proxy or a test "
+        "stand-in).",
+    )  # fmt: skip
+
     # -- speed
     cache_max_bytes: int = _s(64 * 1024 * 1024, "Memory for cached thread pages and counts.")
+
+    @property
+    def support_link(self) -> str:
+        """Where "Support <site>" calls to action lead (empty: none are shown)."""
+        return self.support_url or ("/donate" if self.donations else "")
+
+    @property
+    def stripe_mode(self) -> Literal["live", "test"] | None:
+        key = self.stripe_secret_key
+        if not key:
+            return None
+        return "live" if key.startswith(("sk_live_", "rk_live_")) else "test"
 
     @property
     def effective_secret(self) -> str:
@@ -264,11 +312,46 @@ def _validate(s: Settings) -> list[str]:
             bad("webhook_urls", f"not an http(s) URL: {url!r}")
     if s.webhook_urls and not s.webhook_secret:
         bad("webhook_secret", "webhooks need a signing secret")
+    problems.extend(_funding_problems(s))
     if s.env == "production":
         if not s.secret_key or s.secret_key == DEV_SECRET or len(s.secret_key) < 32:
             bad("secret_key", "production needs a random secret of at least 32 characters")
         if not s.cookie_secure:
             bad("public_url", "production needs an https:// public_url (cookies are Secure)")
+    return problems
+
+
+def _funding_problems(s: Settings) -> list[str]:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from kibitz import money
+
+    problems: list[str] = []
+    try:
+        ZoneInfo(s.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"{env_name('time_zone')}: not an IANA time zone: {s.time_zone!r}")
+    for name, check in (("locale", money.check_locale), ("money_format", money.check_pattern)):
+        try:
+            check(getattr(s, name))
+        except money.MoneyError as exc:
+            problems.append(f"{env_name(name)}: {exc}")
+    key, hook = s.stripe_secret_key, s.stripe_webhook_secret
+    if key and not key.startswith(("sk_live_", "sk_test_", "rk_live_", "rk_test_")):
+        problems.append(f"{env_name('stripe_secret_key')}: expected sk_live_, sk_test_ or rk_...")
+    if hook and not hook.startswith("whsec_"):
+        problems.append(f"{env_name('stripe_webhook_secret')}: expected whsec_...")
+    if bool(key) != bool(hook):
+        problems.append(
+            f"{env_name('stripe_webhook_secret' if key else 'stripe_secret_key')}: Stripe needs "
+            "both the API key and the webhook signing secret (donations are recorded only "
+            "from signed webhooks)"
+        )
+    base = origin_of(s.stripe_api_base)
+    if base is None or urlsplit(s.stripe_api_base).path not in ("", "/"):
+        problems.append(f"{env_name('stripe_api_base')}: not an http(s) origin")
+    elif s.env == "production" and not base.startswith("https://"):
+        problems.append(f"{env_name('stripe_api_base')}: production talks to Stripe over https")
     return problems
 
 

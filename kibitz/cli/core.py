@@ -72,6 +72,10 @@ def check() -> None:
         click.echo(f"database: at {current or 'nothing'}, newest is {head}; run `kibitz migrate`")
         sys.exit(1)
     click.echo(f"database: ok (revision {current})")
+    from kibitz.cli.funding import report_funding
+
+    if not report_funding():
+        sys.exit(1)
 
 
 @main.command("settings")

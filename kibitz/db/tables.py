@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.types import TypeDecorator
@@ -269,3 +272,252 @@ outbox = Table(
     CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
 )
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+
+# -- reader funding: campaigns, the append-only donations ledger, payments in flight
+
+CAMPAIGN_PERIODS = ("monthly", "fixed")
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    # monthly: every calendar month in the site's time zone is its own goal; fixed: one range
+    Column("period", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("goal", BigInteger, nullable=False),
+    # minor units, comma-separated; NULL means the default ticks 0, half and goal
+    Column("milestones", String(500), nullable=True),
+    Column("suggested_amounts", String(500), nullable=False),
+    Column("min_amount", BigInteger, nullable=False),
+    Column("max_amount", BigInteger, nullable=False),
+    Column("supporter_wall", Boolean, nullable=False, server_default=text("true")),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # what the ledger's composite foreign key points at: an entry counts in its campaign's
+    # currency, and that currency cannot change under it
+    UniqueConstraint("id", "currency", name="uq_campaigns_id_currency"),
+    CheckConstraint("period IN ('monthly', 'fixed')", name="period_known"),
+    CheckConstraint("length(currency) = 3", name="currency_code"),
+    CheckConstraint("goal > 0", name="goal_positive"),
+    CheckConstraint("min_amount > 0 AND max_amount >= min_amount", name="bounds"),
+    CheckConstraint("period = 'monthly' OR ends_at IS NOT NULL", name="fixed_has_end"),
+    CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="ends_after_start"),
+    CheckConstraint("length(slug) > 0", name="slug_not_empty"),
+)
+
+# who gave: private, never shown; kept apart from the ledger so it can be corrected or erased
+donors = Table(
+    "donors",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("email", String(254), nullable=True),
+    # trimmed, lower case; NULL for gifts without an address (cash, some transfers)
+    Column("email_key", String(254), nullable=True, unique=True),
+    Column("name", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+LEDGER_KINDS = ("donation", "refund", "chargeback", "adjustment")
+LEDGER_SOURCES = ("stripe", "manual", "csv")
+
+# Append-only: triggers on both engines refuse UPDATE and DELETE (see funding_triggers).
+ledger = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("campaign_id", Id, nullable=False),
+    Column("kind", String(16), nullable=False),
+    # the money that moved, signed (refunds and chargebacks are negative), in its currency
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    # units of the campaign's currency per unit of `currency`, exactly as used; NULL if same
+    Column("fx_rate", String(40), nullable=True),
+    # what the entry adds to the campaign's total, in the campaign's currency
+    Column("counted_amount", BigInteger, nullable=False),
+    Column("counted_currency", String(3), nullable=False),
+    # decides the period: a donation's own time; a refund or chargeback its donation's
+    Column("counts_at", UTCDateTime, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("source", String(16), nullable=False),
+    # card, bank_transfer, paypal, crypto, cash, other
+    Column("method", String(32), nullable=True),
+    Column("frequency", String(16), nullable=False, server_default="one_time"),
+    Column("donor_id", Id, ForeignKey("donors.id"), nullable=True),
+    # how the donor wants to appear: by `public_name`, or anonymous
+    Column("display", String(16), nullable=False, server_default="anonymous"),
+    Column("public_name", String(100), nullable=True),
+    Column("message", String(500), nullable=True),
+    Column("reverses_id", Id, ForeignKey("ledger_entries.id"), nullable=True),
+    # what makes an entry unique at its source (a payment, an invoice, a refund total, a CSV
+    # line): a retried webhook or a re-imported file adds nothing
+    Column("provider_ref", String(200), nullable=True, unique=True),
+    Column("provider_payment_id", String(200), nullable=True),
+    Column("provider_charge_id", String(200), nullable=True),
+    Column("provider_invoice_id", String(200), nullable=True),
+    Column("provider_subscription_id", String(200), nullable=True),
+    Column("provider_customer_id", String(200), nullable=True),
+    Column("note", String(500), nullable=True),
+    ForeignKeyConstraint(
+        ["campaign_id", "counted_currency"],
+        ["campaigns.id", "campaigns.currency"],
+        name="fk_ledger_entries_campaign_currency",
+    ),
+    CheckConstraint(
+        "kind IN ('donation', 'refund', 'chargeback', 'adjustment')", name="kind_known"
+    ),
+    CheckConstraint("source IN ('stripe', 'manual', 'csv')", name="source_known"),
+    CheckConstraint("frequency IN ('one_time', 'monthly')", name="frequency_known"),
+    CheckConstraint("display IN ('name', 'anonymous')", name="display_known"),
+    CheckConstraint("display = 'anonymous' OR public_name IS NOT NULL", name="named_has_name"),
+    CheckConstraint("length(currency) = 3", name="currency_code"),
+    CheckConstraint(
+        "(kind = 'donation' AND amount > 0 AND counted_amount >= 0 AND reverses_id IS NULL)"
+        " OR (kind IN ('refund', 'chargeback') AND amount < 0 AND counted_amount <= 0"
+        " AND reverses_id IS NOT NULL)"
+        " OR (kind = 'adjustment' AND amount <> 0)",
+        name="sign_follows_kind",
+    ),
+    CheckConstraint(
+        "(amount > 0 AND counted_amount >= 0) OR (amount < 0 AND counted_amount <= 0)",
+        name="conversion_keeps_sign",
+    ),
+    CheckConstraint(
+        "(currency = counted_currency AND fx_rate IS NULL AND counted_amount = amount)"
+        " OR (currency <> counted_currency AND fx_rate IS NOT NULL)",
+        name="converted_at_recorded_rate",
+    ),
+)
+Index("ix_ledger_entries_campaign_counts", ledger.c.campaign_id, ledger.c.counts_at)
+Index("ix_ledger_entries_reverses", ledger.c.reverses_id)
+Index("ix_ledger_entries_payment", ledger.c.provider_payment_id)
+Index("ix_ledger_entries_charge", ledger.c.provider_charge_id)
+Index("ix_ledger_entries_invoice", ledger.c.provider_invoice_id)
+Index("ix_ledger_entries_donor", ledger.c.donor_id)
+
+# The cached total of each campaign period, kept in step with every ledger entry in the
+# entry's own transaction; `kibitz check` recomputes them from the ledger and reports drift.
+campaign_totals = Table(
+    "campaign_totals",
+    metadata,
+    Column("campaign_id", Id, ForeignKey("campaigns.id"), primary_key=True),
+    # "2021-06" for a month of a monthly campaign, "all" for a fixed range
+    Column("period_key", String(16), primary_key=True),
+    Column("raised", BigInteger, nullable=False, server_default="0"),
+    Column("donations", Integer, nullable=False, server_default="0"),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+PAYMENT_STATUSES = ("open", "processing", "paid", "failed", "expired")
+
+# Checkout sessions opened from the donation page, and what became of them. Only webhooks
+# move a session on; the ledger gets an entry once money has actually arrived.
+payment_sessions = Table(
+    "payment_sessions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("provider", String(16), nullable=False),
+    Column("session_id", String(200), nullable=False),
+    Column("campaign_id", Id, ForeignKey("campaigns.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("frequency", String(16), nullable=False),
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("ip_hash", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("provider", "session_id", name="uq_payment_sessions_provider_session"),
+    CheckConstraint(
+        "status IN ('open', 'processing', 'paid', 'failed', 'expired')", name="status_known"
+    ),
+    CheckConstraint("frequency IN ('one_time', 'monthly')", name="frequency_known"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+)
+
+# Monthly gifts as the provider runs them: for recurring revenue and the billing portal.
+recurring_gifts = Table(
+    "recurring_gifts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("provider", String(16), nullable=False),
+    Column("subscription_id", String(200), nullable=False),
+    Column("customer_id", String(200), nullable=True),
+    Column("campaign_id", Id, ForeignKey("campaigns.id"), nullable=False),
+    Column("donor_id", Id, ForeignKey("donors.id"), nullable=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("provider", "subscription_id", name="uq_recurring_gifts_provider_sub"),
+    CheckConstraint("status IN ('active', 'ended')", name="status_known"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+)
+Index("ix_recurring_gifts_donor", recurring_gifts.c.donor_id)
+
+# Every provider event handled, stored in the transaction of its effect: a duplicate or a
+# retry finds its id here and changes nothing. Reversals that arrive before the payment they
+# reverse wait here ("deferred", with their payload) until it arrives.
+provider_events = Table(
+    "provider_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("provider", String(16), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("livemode", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    # the payment a deferred reversal waits for
+    Column("waits_for", String(200), nullable=True),
+    Column("payload", Text, nullable=True),
+    UniqueConstraint("provider", "event_id", name="uq_provider_events_provider_event"),
+    CheckConstraint(
+        "outcome IN ('applied', 'ignored', 'deferred', 'resolved')", name="outcome_known"
+    ),
+)
+Index("ix_provider_events_waits_for", provider_events.c.waits_for)
+
+# Which invoice a provider's payment paid (Stripe reports it in a separate event), so that a
+# refund of a monthly gift's charge finds its donation.
+provider_payments = Table(
+    "provider_payments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("provider", String(16), nullable=False),
+    Column("payment_id", String(200), nullable=False),
+    Column("invoice_id", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("provider", "payment_id", name="uq_provider_payments_provider_payment"),
+)
+
+APPEND_ONLY = "ledger entries are append-only: record a refund or an adjustment instead"
+# The ledger refuses UPDATE and DELETE in the database itself, whoever connects.
+LEDGER_GUARDS = {
+    "sqlite": [
+        "CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries "
+        f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
+        "CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries "
+        f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION ledger_entries_append_only() RETURNS trigger "
+        f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{APPEND_ONLY}'; END $$",
+        "CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries "
+        "FOR EACH ROW EXECUTE FUNCTION ledger_entries_append_only()",
+    ],
+}
+for _dialect, _statements in LEDGER_GUARDS.items():
+    for _sql in _statements:
+        event.listen(
+            ledger,
+            "after_create",
+            DDL(_sql).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call]
+        )

@@ -54,7 +54,7 @@ def _answer(
 ) -> Response[Any]:  # fmt: skip
     if _wants_page(request):
         kb = request.app.state.kibitz
-        context = {"site_name": kb.settings.site_name, "support_url": kb.settings.support_url,
+        context = {"site_name": kb.settings.site_name, "support_url": kb.settings.support_link,
                    "status": status, "message": message}  # fmt: skip
         return Template("error.html", context=context, status_code=status, headers=headers)
     return error_response(status, code, message, field, headers)

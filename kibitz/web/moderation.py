@@ -15,7 +15,7 @@ from kibitz.web import reader as rd
 
 def _context(request: Request[Any, Any, Any], **extra: Any) -> dict[str, Any]:
     kb = rd.kibitz(request)
-    return {"site_name": kb.settings.site_name, "support_url": kb.settings.support_url, **extra}
+    return {"site_name": kb.settings.site_name, "support_url": kb.settings.support_link, **extra}
 
 
 @get("/moderate", include_in_schema=False)

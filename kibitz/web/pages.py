@@ -12,7 +12,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from kibitz.models import SORTS, NewComment
-from kibitz.services import articles, reading
+from kibitz.services import articles, funding, reading
 from kibitz.services import comments as comment_service
 from kibitz.services.errors import Invalid, NotFound, ServiceError
 from kibitz.web import reader as rd
@@ -62,7 +62,7 @@ async def _discussion_context(
     reply_query = urlencode({"thread": key}) + "&" if path.startswith("/discussion") else ""
     return {
         "site_name": kb.settings.site_name,
-        "support_url": kb.settings.support_url,
+        "support_url": kb.settings.support_link,
         "page": page,
         "sort": sort_,
         "sorts": [(s, SORT_LABELS[s], link(sort=s)) for s in SORTS],
@@ -100,7 +100,9 @@ async def _page(
             article = await articles.get(rd.kibitz(request), key)
         except NotFound:
             return Template("thread.html", context=context)
-    return Template("article.html", context={**context, "article": article})
+    kb = rd.kibitz(request)
+    bar = await funding.bar(kb) if kb.settings.funding_bar else None
+    return Template("article.html", context={**context, "article": article, "funding_bar": bar})
 
 
 _NOTICES = {
@@ -122,7 +124,7 @@ async def home(
     newest = await articles.latest(kb, 1)
     if not newest:
         return Template("home.html", context={"site_name": kb.settings.site_name,
-                                              "support_url": kb.settings.support_url,
+                                              "support_url": kb.settings.support_link,
                                               "articles": []})  # fmt: skip
     notice = _NOTICES.get(posted or "")
     return await _page(
@@ -135,7 +137,7 @@ async def article_list(request: Request[Any, Any, Any]) -> Template:
     kb = rd.kibitz(request)
     context = {
         "site_name": kb.settings.site_name,
-        "support_url": kb.settings.support_url,
+        "support_url": kb.settings.support_link,
         "articles": await articles.latest(kb, 50),
     }
     return Template("home.html", context=context)

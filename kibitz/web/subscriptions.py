@@ -54,7 +54,7 @@ async def subscribe(
 
 def _context(request: Request[Any, Any, Any], **extra: Any) -> dict[str, Any]:
     kb = rd.kibitz(request)
-    return {"site_name": kb.settings.site_name, "support_url": kb.settings.support_url, **extra}
+    return {"site_name": kb.settings.site_name, "support_url": kb.settings.support_link, **extra}
 
 
 @get("/subscriptions/confirm", include_in_schema=False)

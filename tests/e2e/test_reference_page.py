@@ -125,10 +125,11 @@ OVERLAPS = """() => {
   const visit = (root) => {
     const walker = document.createTreeWalker(root, 5);  // elements and text
     for (let n = walker.currentNode; n; n = walker.nextNode()) {
+      const el = n.nodeType === 1 ? n : n.parentElement;
+      const bubble = '[data-kibitz-bubble]';  // a floating overlay by design
+      if (!el || el.closest(bubble) || el.getRootNode().host?.matches(bubble)) continue;
       if (n.nodeType === 1) {
         if (n.shadowRoot) visit(n.shadowRoot);
-        const bubble = '[data-kibitz-bubble]';  // a floating overlay by design
-        if (n.closest(bubble) || n.getRootNode().host?.matches(bubble)) continue;
         if (['INPUT', 'TEXTAREA', 'SELECT', 'IMG', 'BUTTON'].includes(n.tagName)) {
           const r = n.getBoundingClientRect();
           const what = n.tagName + ' ' + (n.textContent || n.name || '').trim().slice(0, 30);
