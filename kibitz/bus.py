@@ -30,6 +30,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 log = logging.getLogger("kibitz.bus")
@@ -75,9 +77,11 @@ class LocalBus:
 
 def connect(url: str, *, timeout: float = 2.0) -> Redis:
     """A client that fails fast: a request must never hang on a Redis that does not answer."""
+    # one immediate retry: enough for a pooled connection that died with a restarted Redis
     client: Redis = Redis.from_url(
-        url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=0
-    )
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=0,
+        retry=Retry(NoBackoff(), 1),
+    )  # fmt: skip
     return client
 
 

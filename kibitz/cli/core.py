@@ -33,6 +33,8 @@ def serve(host: str | None, port: int | None, workers: int | None, no_migrate: b
         log_level=settings.log_level,
         proxy_headers=settings.trust_forwarded_for,
         server_header=False,
+        # event streams never finish by themselves: close them after this, not never
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 
