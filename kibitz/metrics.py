@@ -40,7 +40,7 @@ def _outbox_state(conn: Connection) -> tuple[dict[str, int], datetime | None]:
     )
     depth = dict.fromkeys(WAITING, 0)
     oldest = None
-    for status, n, first in rows.tuples():
+    for status, n, first in rows:
         depth[status] = n
         if status == "queued":
             oldest = first

@@ -211,11 +211,15 @@ async def test_streams_beat_and_end_after_their_lifetime(server: Any) -> None:
         ping = await stream.next_named("ping", timeout=2)
         assert ping.id is None
         with pytest.raises(EOFError):
-            while True:
-                await stream.next(timeout=3)
+            await _drain(stream)
     assert 1.7 < time.monotonic() - started < 3.5
     hub = client.kb.hub
     assert hub.open == 0 and not hub.feeds
+
+
+async def _drain(stream: Any) -> None:
+    while True:
+        await stream.next(timeout=3)
 
 
 async def test_many_streams_of_one_thread_share_one_read(server: Any) -> None:

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster import REDIS_URL, Process, forget_prefix, kibitz_serve, new_prefix
-from tests.cluster import redis_or_fail
+from tests.cluster import REDIS_URL, Process, forget_prefix, kibitz_serve, new_prefix, redis_or_fail
 from tests.conftest import ENGINES, _empty_postgres
 from tests.factories import THREAD, post_comment, read_thread, vote
 from tests.sse import open_stream
