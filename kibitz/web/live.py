@@ -171,7 +171,9 @@ async def _live(
         if subscriber.closed or left <= 0:
             return
         try:
-            await asyncio.wait_for(subscriber.wake.wait(), min(beat, left))
+            # a timeout, not wait_for: no task per wait, which counts with thousands of streams
+            async with asyncio.timeout(min(beat, left)):
+                await subscriber.wake.wait()
         except TimeoutError:
             if time.monotonic() < ends:
                 yield b"event: ping\ndata: {}\n\n"
