@@ -239,3 +239,15 @@ async def test_many_streams_of_one_thread_share_one_read(server: Any) -> None:
         assert {e.data["comment"]["id"] for e in got} == {posted["id"]}
         for cm in contexts:
             await cm.__aexit__(None, None, None)
+
+
+async def test_an_allowed_site_may_open_the_stream_from_its_pages(server: Any) -> None:
+    client = await server(allowed_origins=["https://news.example.org"])
+    reader = client()
+    for origin, allowed in (("https://news.example.org", True), ("https://evil.example", False)):
+        headers = {"Origin": origin}
+        async with reader.stream(
+            "GET", "/api/v1/stream", params={"thread": THREAD}, headers=headers
+        ) as r:
+            assert r.status_code == 200
+            assert (r.headers.get("access-control-allow-origin") == origin) is allowed
