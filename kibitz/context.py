@@ -50,8 +50,8 @@ class Kibitz:
         limits = {**RATE_LIMITS, **parse_rate_overrides(s.rate_limits)}
         db = Database(s.database_url, pool_size=s.db_pool_size)
         cache = ResponseCache(max_bytes=s.cache_max_bytes, max_age=s.cache_max_age_seconds)
-        hub = Hub(db, check_seconds=5.0, retention_seconds=s.live_retention_seconds)
         lease = 3 * s.live_heartbeat_seconds
+        watch = None  # without Redis, other local processes' changes show in the shared file
         bus: Bus
         limiter: Limiter
         slots: StreamSlots
@@ -75,10 +75,10 @@ class Kibitz:
             generations = _generations(db)
             cache.generations = generations
             if isinstance(generations, SharedGenerations):
-                hub = Hub(db, watch=generations.get, check_seconds=5.0,
-                          retention_seconds=s.live_retention_seconds)  # fmt: skip
+                watch = generations.get
             limiter = RateLimiter(limits)
             slots = LocalSlots(s.live_streams_per_client, lease)
+        hub = Hub(db, watch=watch, check_seconds=5.0, retention_seconds=s.live_retention_seconds)
         cache.listeners.append(hub.changed)
         return cls(settings=s, db=db, cache=cache, signer=Signer(s.effective_secret),
                    limiter=limiter, bus=bus, hub=hub, slots=slots)  # fmt: skip

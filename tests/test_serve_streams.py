@@ -32,3 +32,24 @@ async def test_serve_streams_and_stops_promptly_with_streams_open(tmp_path: Path
             # uvicorn exits through the signal it handled, once it has shut down cleanly
             assert p.proc.returncode in (0, -signal.SIGTERM)
             assert "Finished server process" in p.log.read_text()
+
+
+async def test_processes_sharing_one_machine_without_redis_feed_each_others_streams(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/k.db"
+    with (
+        kibitz_serve(tmp_path, url, auto_migrate="true") as a,
+        kibitz_serve(tmp_path, url) as b,
+    ):
+        async with (
+            a.client() as author,
+            b.client() as reader,
+            open_stream(reader, THREAD) as stream,
+        ):
+            await stream.next_named("ready")
+            started = time.monotonic()
+            posted = await post_comment(author, "from the other process")
+            event = await stream.next_named("comment", timeout=2.0)
+            assert event.data["comment"]["id"] == posted["id"]
+            assert time.monotonic() - started < 1.0
