@@ -7,7 +7,9 @@ Starts ``kibitz serve`` (one process, SQLite, no Redis: the default) in a tempor
 directory, opens the streams with plain asyncio sockets (a light client, so that the client
 steals little CPU from the server on a small machine), then posts ``--rounds`` comments one
 second apart. Latency is counted from just before the POST is sent to the moment a client
-has read the comment's event. Prints one JSON line at the end.
+has read the comment's event; it includes the client's own work and the machine's other
+load (printed), so the server's CPU time per comment (the POST, its commit, and the fan-out
+to every stream) is printed too. Prints one JSON line at the end.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used (independent of the machine's load)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid: int) -> float:
@@ -114,7 +122,9 @@ async def bench(clients: int, rounds: int) -> dict[str, Any]:
             open_rss = rss_mib(server.pid)
             latencies: list[float] = []
             after_ack: list[float] = []
+            cpu: list[float] = []
             for i in range(rounds):
+                cpu_before = cpu_seconds(server.pid)
                 sent = time.perf_counter()
                 r = await http.post("/api/v1/comments", json={
                     "thread": THREAD, "body": f"round {i}", "author_name": "Bench"})  # fmt: skip
@@ -124,6 +134,7 @@ async def bench(clients: int, rounds: int) -> dict[str, Any]:
                 while sum(comment_id in rd.arrived for rd in readers) < clients:
                     assert time.monotonic() < deadline, "not every reader got the comment"
                     await asyncio.sleep(0.005)
+                cpu.append(cpu_seconds(server.pid) - cpu_before)
                 arrivals = [rd.arrived[comment_id] for rd in readers]
                 latencies += [t - sent for t in arrivals]
                 after_ack += [max(0.0, t - acked) for t in arrivals]
@@ -151,6 +162,8 @@ async def bench(clients: int, rounds: int) -> dict[str, Any]:
         "latency_max_ms": round(max(latencies) * 1000, 1),
         "after_post_returned_p50_ms": ms(after_ack, 0.5),
         "after_post_returned_p99_ms": ms(after_ack, 0.99),
+        "server_cpu_ms_per_comment": round(statistics.median(cpu) * 1000, 1),
+        "load_average": round(os.getloadavg()[0], 1),
         "rss_idle_mib": round(idle_rss, 1),
         "rss_with_streams_mib": round(open_rss, 1),
         "rss_after_rounds_mib": round(peak_rss, 1),
