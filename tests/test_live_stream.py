@@ -212,7 +212,7 @@ async def test_streams_beat_and_end_after_their_lifetime(server: Any) -> None:
         assert ping.id is None
         with pytest.raises(EOFError):
             await _drain(stream)
-    assert 1.7 < time.monotonic() - started < 3.5
+    assert 1.7 < time.monotonic() - started < 6  # about 2 s, on a loaded machine
     hub = client.kb.hub
     assert hub.open == 0 and not hub.feeds
 
