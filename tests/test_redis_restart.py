@@ -157,5 +157,6 @@ async def _run(a: Any, b: Any, own_redis: OwnRedis) -> None:
         if count < due:
             stale.append((name, round(sent - down_at, 2), count, due))
     assert not stale, stale
-    assert len(posted) > 15 and len(reads) > 50
-    assert any(down_at < t < up_at for t, _ in acked), "no write acknowledged during the outage"
+    assert len(posted) >= 8 and len(reads) >= 20
+    during = [t for t, _ in acked if down_at < t < up_at]
+    assert len(during) >= 2, "writes stalled while Redis was down"
