@@ -56,9 +56,8 @@ class Process:
         return httpx.AsyncClient(base_url=self.url, timeout=10, **kwargs)  # type: ignore[arg-type]
 
 
-@contextmanager
-def kibitz_serve(tmp_path: Path, database_url: str, **settings: str) -> Iterator[Process]:
-    """``kibitz serve`` on a free port, waited for until /healthz answers."""
+def spawn(tmp_path: Path, database_url: str, **settings: str) -> Process:
+    """Start ``kibitz serve`` on a free port; ``wait_until_up`` before using it."""
     port = free_port()
     env = {
         "PATH": os.environ["PATH"], "KIBITZ_DATABASE_URL": database_url,
@@ -73,23 +72,51 @@ def kibitz_serve(tmp_path: Path, database_url: str, **settings: str) -> Iterator
             [KIBITZ, "serve", "--port", str(port)], cwd=tmp_path, env=env,
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    process = Process(port, proc, log)
+    return Process(port, proc, log)
+
+
+def wait_until_up(process: Process, timeout: float = 90) -> None:
+    """Until /healthz answers (generous: a loaded test machine starts Python slowly)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.proc.poll() is None, process.log.read_text()
+        try:
+            if httpx.get(f"{process.url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, process.log.read_text()
+        time.sleep(0.05)
+
+
+def stop(process: Process) -> None:
+    process.proc.terminate()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{process.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+        process.proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.proc.kill()
+        process.proc.wait()
+
+
+@contextmanager
+def kibitz_serve(tmp_path: Path, database_url: str, **settings: str) -> Iterator[Process]:
+    """``kibitz serve`` on a free port, waited for until /healthz answers."""
+    process = spawn(tmp_path, database_url, **settings)
+    try:
+        wait_until_up(process)
         yield process
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(process)
+
+
+@contextmanager
+def kibitz_pair(tmp_path: Path, database_url: str, **settings: str) -> Iterator[list[Process]]:
+    """Two ``kibitz serve`` processes with the same settings, started side by side."""
+    processes = [spawn(tmp_path, database_url, **settings) for _ in range(2)]
+    try:
+        for process in processes:
+            wait_until_up(process)
+        yield processes
+    finally:
+        for process in processes:
+            stop(process)
