@@ -23,8 +23,20 @@ from litestar.types import Message, Scope
 from kibitz import __version__
 from kibitz.context import Kibitz
 from kibitz.mail.worker import Worker
+from kibitz.metrics import Metrics
 from kibitz.settings import Settings, load_settings
-from kibitz.web import api, embed, errors, feeds, funding, moderation, pages, subscriptions
+from kibitz.web import (
+    api,
+    embed,
+    errors,
+    feeds,
+    funding,
+    live,
+    moderation,
+    ops,
+    pages,
+    subscriptions,
+)
 
 HERE = Path(__file__).parent
 CSP = (
@@ -73,6 +85,7 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await kb.start()  # the bus between processes and the live hub
         stop = asyncio.Event()
         task = None
         if settings.worker_in_process:
@@ -113,6 +126,10 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             embed.widget_file,
             openapi_json,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
+            # live updates and operations
+            live.stream,
+            ops.readyz,
+            ops.metrics,
         ],
         exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
         before_send=[security_headers],
@@ -129,7 +146,12 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
         cors_config=CORSConfig(
             allow_origins=sorted(settings.origins),
             allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Content-Type", "X-Kibitz-Edit-Token", "If-None-Match"],
+            allow_headers=[
+                "Content-Type",
+                "X-Kibitz-Edit-Token",
+                "If-None-Match",
+                "Last-Event-ID",
+            ],
             expose_headers=["ETag", "Retry-After"],
             allow_credentials=True,
             max_age=3600,
@@ -149,6 +171,8 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
         logging_config=None,
     )
     app.state.kibitz = kb
+    app.state.metrics = Metrics(kb)
+    app.asgi_handler = app.state.metrics.wrap(app.asgi_handler)
     return app
 
 

@@ -8,6 +8,17 @@ generation, so a slow read can never put a stale page back into the cache.
 Generations live in a small memory-mapped file shared by every kibitz process on the
 machine (``SharedGenerations``): a comment posted through one worker invalidates the pages
 cached by all of them, without any database round trip on the read path.
+
+With Redis (several machines), each process keeps its own generations
+(``AnnouncedGenerations``) and every change is announced to the others over Redis pub/sub
+(kibitz/bus.py). The read path still makes no network round trip. A process uses its cache
+only while it knows announcements reach it: it last heard from Redis less than
+``redis_stale_seconds`` ago; otherwise every read goes to the database. After a reconnect
+it starts a new epoch, so nothing cached before the outage is served again.
+
+Whatever the mode, an entry older than ``max_age`` seconds is read again: that bounds how
+long a change whose announcement was lost (a process killed between its commit and its
+announcement) can stay unseen.
 """
 
 from __future__ import annotations
@@ -17,17 +28,44 @@ import hashlib
 import mmap
 import os
 import struct
+import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 
 class Generations(Protocol):
-    def get(self, scope: str) -> int: ...
+    def get(self, scope: str) -> int | None:
+        """The scope's generation; None while the cache must not be used."""
 
     def bump(self, scope: str) -> None: ...
+
+
+class AnnouncedGenerations:
+    """Generations of one process, kept current by the changes other processes announce.
+
+    ``trusted`` says whether announcements are known to arrive now (kibitz/bus.py).
+    """
+
+    def __init__(self, trusted: Callable[[], bool]) -> None:
+        self._trusted = trusted
+        self._gens: dict[str, int] = {}
+        self._epoch = 0
+
+    def get(self, scope: str) -> int | None:
+        if not self._trusted():
+            return None
+        return (self._epoch << 32) + self._gens.get(scope, 0)
+
+    def bump(self, scope: str) -> None:
+        self._gens[scope] = (self._gens.get(scope, 0) + 1) & 0xFFFFFFFF
+
+    def new_epoch(self) -> None:
+        """Announcements may have been missed: no generation read before now matches again."""
+        self._epoch += 1
+        self._gens.clear()
 
 
 class LocalGenerations:
@@ -89,6 +127,7 @@ class Entry:
     body: bytes
     etag: str
     generation: int = 0
+    stored_at: float = 0.0
 
     @classmethod
     def of(cls, body: bytes) -> Entry:
@@ -101,6 +140,8 @@ class CacheStats:
     misses: int = 0
     invalidations: int = 0
     evictions: int = 0
+    # reads that could not use the cache (with Redis: announcements not known to arrive)
+    bypasses: int = 0
 
 
 @dataclass
@@ -108,29 +149,48 @@ class ResponseCache:
     max_bytes: int = 64 * 1024 * 1024
     generations: Generations = field(default_factory=LocalGenerations)
     stats: CacheStats = field(default_factory=CacheStats)
+    max_age: float = 60.0
+    # tells other processes that a scope changed (kibitz/bus.py); nothing for one process
+    announce: Callable[[str], None] = field(default=lambda scope: None, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     def __post_init__(self) -> None:
         self._entries: OrderedDict[tuple[str, Hashable], Entry] = OrderedDict()
         self._by_scope: dict[str, set[Hashable]] = {}
         self._bytes = 0
+        # called with the scope after every change, here or announced (the live hub)
+        self.listeners: list[Callable[[str], None]] = []
 
-    def generation(self, scope: str) -> int:
+    def generation(self, scope: str) -> int | None:
         return self.generations.get(scope)
 
     def get(self, scope: str, variant: Hashable) -> Entry | None:
+        generation = self.generations.get(scope)
+        if generation is None:
+            self.stats.bypasses += 1
+            self.stats.misses += 1
+            return None
         entry = self._entries.get((scope, variant))
-        if entry is None or entry.generation != self.generations.get(scope):
+        if (
+            entry is None
+            or entry.generation != generation
+            or self.clock() - entry.stored_at > self.max_age
+        ):
             self.stats.misses += 1
             return None
         self._entries.move_to_end((scope, variant))
         self.stats.hits += 1
         return entry
 
-    def put(self, scope: str, variant: Hashable, entry: Entry, generation: int) -> bool:
+    def put(self, scope: str, variant: Hashable, entry: Entry, generation: int | None) -> bool:
         """Keep ``entry``, read when the scope was at ``generation``, unless it changed since."""
-        if self.generations.get(scope) != generation or len(entry.body) > self.max_bytes:
+        if (
+            generation is None
+            or self.generations.get(scope) != generation
+            or len(entry.body) > self.max_bytes
+        ):
             return False
-        entry = Entry(entry.body, entry.etag, generation)
+        entry = Entry(entry.body, entry.etag, generation, self.clock())
         key = (scope, variant)
         old = self._entries.pop(key, None)
         if old is not None:
@@ -150,12 +210,28 @@ class ResponseCache:
         return True
 
     def invalidate(self, scope: str) -> None:
+        """The scope changed here (after the commit): drop it, and tell everyone."""
+        self.changed(scope)
+        self.announce(scope)
+
+    def changed(self, scope: str) -> None:
+        """The scope changed, here or in another process that announced it."""
         self.generations.bump(scope)
+        self._drop(scope)
+        self.stats.invalidations += 1
+        for listener in self.listeners:
+            listener(scope)
+
+    def _drop(self, scope: str) -> None:
         for variant in self._by_scope.pop(scope, ()):
             entry = self._entries.pop((scope, variant), None)
             if entry is not None:
                 self._bytes -= len(entry.body)
-        self.stats.invalidations += 1
+
+    def forget(self) -> None:
+        """Drop every entry of this process (announcements may have been missed)."""
+        for scope in list(self._by_scope):
+            self._drop(scope)
 
     def clear(self) -> None:
         for scope in list(self._by_scope):

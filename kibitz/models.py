@@ -62,6 +62,8 @@ class ThreadInfo(Struct):
     url: str
     comment_count: int
     closed: bool
+    # the thread's newest event: where its event stream continues from (GET /api/v1/stream)
+    last_event_id: int = 0
 
 
 class ThreadPage(Struct):

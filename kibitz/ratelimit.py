@@ -3,15 +3,26 @@
 The per-IP limits are deliberately generous (ten times the per-reader ones) so that readers
 behind one address (an office, a mobile carrier's NAT) are never blocked by each other; the
 per-voter limits stop one browser from flooding.
+
+One process counts in memory (``RateLimiter``); several processes count in Redis
+(``RedisRateLimiter``, the same sliding window in one Lua script, so every process sees the
+same counts). While Redis cannot be reached, each process counts on its own again.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("kibitz.ratelimit")
 
 # name: (requests, per seconds)
 RATE_LIMITS: dict[str, tuple[int, int]] = {
@@ -39,6 +50,13 @@ RATE_LIMITS: dict[str, tuple[int, int]] = {
 class Verdict:
     allowed: bool
     retry_after: int = 0
+
+
+class Limiter(Protocol):
+    limits: dict[str, tuple[int, int]]
+
+    async def check(self, checks: list[tuple[str, str | None]]) -> Verdict:
+        """Count one request against every (limit, subject); deny if any limit is exceeded."""
 
 
 class RateLimiter:
@@ -87,16 +105,75 @@ class RateLimiter:
             self._counters.popitem(last=False)
         return Verdict(True)
 
-    def check(self, checks: list[tuple[str, str | None]]) -> Verdict:
+    async def check(self, checks: list[tuple[str, str | None]]) -> Verdict:
         """Count one request against every (limit, subject); deny if any limit is exceeded."""
-        worst = Verdict(True)
-        for name, subject in checks:
-            if subject is None:
-                continue
-            verdict = self.hit(name, subject)
-            if not verdict.allowed and verdict.retry_after >= worst.retry_after:
-                worst = verdict
-        return worst
+        return _worst(self.hit(name, subject) for name, subject in checks if subject is not None)
+
+
+def _worst(verdicts: Iterable[Verdict]) -> Verdict:
+    worst = Verdict(True)
+    for verdict in verdicts:
+        if not verdict.allowed and verdict.retry_after >= worst.retry_after:
+            worst = verdict
+    return worst
+
+
+# The same sliding window as RateLimiter.hit, atomically, on Redis's clock (so processes on
+# machines whose clocks differ still agree). ARGV: prefix, then name, subject, allowed, per
+# for each check. Keys share a hash tag per counter.
+_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local out = {}
+for i = 2, #ARGV, 4 do
+  local base = ARGV[1] .. 'rl:{' .. ARGV[i] .. ':' .. ARGV[i + 1] .. '}:'
+  local allowed = tonumber(ARGV[i + 2])
+  local per = tonumber(ARGV[i + 3])
+  local window = math.floor(now / per) * per
+  local current = tonumber(redis.call('GET', base .. window) or '0')
+  local previous = tonumber(redis.call('GET', base .. (window - per)) or '0')
+  local estimate = current + previous * (1 - (now - window) / per)
+  if estimate + 1 > allowed then
+    local wait = window + per - now
+    if previous > 0 and current < allowed then
+      wait = (estimate + 1 - allowed) / previous * per
+    end
+    table.insert(out, math.max(1, math.ceil(wait)))
+  else
+    redis.call('INCR', base .. window)
+    redis.call('EXPIRE', base .. window, per * 2 + 1)
+    table.insert(out, 0)
+  end
+end
+return out
+"""
+
+
+class RedisRateLimiter:
+    """The limits counted in Redis, shared by every process; in memory while Redis is away."""
+
+    def __init__(self, limits: dict[str, tuple[int, int]], redis: Redis, prefix: str) -> None:
+        self.limits = limits
+        self.prefix = prefix
+        self._script = redis.register_script(_SCRIPT)
+        self._fallback = RateLimiter(limits)
+        self.failures = 0
+
+    async def check(self, checks: list[tuple[str, str | None]]) -> Verdict:
+        wanted: list[tuple[str, str | None]] = [(n, s) for n, s in checks if s is not None]
+        if not wanted:
+            return Verdict(True)
+        args: list[str | int] = [self.prefix]
+        for name, subject in wanted:
+            allowed, per = self.limits[name]
+            args += [name, subject or "", allowed, per]
+        try:
+            waits = await self._script(keys=[], args=args)
+        except (RedisError, OSError) as exc:
+            self.failures += 1
+            log.warning("rate limits counted per process while Redis is away: %s", exc)
+            return await self._fallback.check(wanted)
+        return _worst(Verdict(False, int(w)) if int(w) else Verdict(True) for w in waits)
 
 
 def rate_limits_markdown() -> str:

@@ -175,6 +175,58 @@ class Settings:
     # -- speed
     cache_max_bytes: int = _s(64 * 1024 * 1024, "Memory for cached thread pages and counts.")
 
+    # -- live updates, several processes, monitoring
+    redis_url: str = _s(
+        "",
+        "Redis shared by several kibitz processes (pub/sub, cache invalidation, rate limits, "
+        "stream limits), e.g. `redis://127.0.0.1:6379/0`. Empty: one process, nothing to install.",
+    )
+    redis_prefix: str = _s(
+        "kibitz:", "Prefix of every Redis key and channel, so several sites can share one Redis."
+    )
+    redis_stale_seconds: int = _s(
+        2,
+        "With Redis: a process stops serving cached pages this long after it last heard from "
+        "Redis, and reads the database until Redis answers again.",
+    )
+    cache_max_age_seconds: int = _s(
+        60,
+        "A cached page is read from the database again after this long, even if no change was "
+        "announced (a process that died between a write and its announcement).",
+    )
+    live_heartbeat_seconds: int = _s(
+        20, "A `ping` event this often on every open event stream (keeps proxies from closing it)."
+    )
+    live_idle_seconds: int = _s(
+        14 * 24 * 3600,
+        "Threads without a new comment for this long get no event stream (HTTP 204).",
+    )
+    live_streams_per_client: int = _s(
+        20, "Event streams one address may hold open at once (per process without Redis)."
+    )
+    live_max_streams: int = _s(10_000, "Event streams one process holds open at most.")
+    live_stream_max_seconds: int = _s(
+        3600,
+        "An event stream is closed after about this long; the browser reconnects and resumes, "
+        "which spreads streams over the processes again.",
+    )
+    live_retention_seconds: int = _s(
+        7 * 24 * 3600,
+        "How long events are kept for streams that resume with Last-Event-ID; an older resume "
+        "gets a `reset` event (reload the thread).",
+    )
+    metrics_token: str = _s(
+        "",
+        "Bearer token that /metrics requires. Empty: /metrics answers only requests made "
+        "directly on the loopback interface, never those relayed by a proxy.",
+        secret=True,
+    )
+    shutdown_grace_seconds: int = _s(
+        5,
+        "On SIGTERM, how long `kibitz serve` waits for requests to finish before it closes "
+        "open event streams (browsers reconnect to another process).",
+    )
+
     @property
     def support_link(self) -> str:
         """Where "Support <site>" calls to action lead (empty: none are shown)."""
@@ -293,6 +345,9 @@ def _validate(s: Settings) -> list[str]:
         "port", "workers", "db_pool_size", "max_body_chars", "max_request_bytes",
         "display_depth", "page_size", "max_page_size", "cache_max_bytes", "smtp_port",
         "outbox_max_attempts", "outbox_lease_seconds", "digest_interval_seconds",
+        "redis_stale_seconds", "cache_max_age_seconds", "live_heartbeat_seconds",
+        "live_idle_seconds", "live_streams_per_client", "live_max_streams",
+        "live_stream_max_seconds", "live_retention_seconds", "shutdown_grace_seconds",
     )  # fmt: skip
     for name in positive:
         if getattr(s, name) < 1:
@@ -310,6 +365,10 @@ def _validate(s: Settings) -> list[str]:
     for url in s.webhook_urls:
         if origin_of(url) is None:
             bad("webhook_urls", f"not an http(s) URL: {url!r}")
+    if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        bad("redis_url", "must start with redis://, rediss:// or unix://")
+    if s.live_heartbeat_seconds * 2 > s.live_stream_max_seconds:
+        bad("live_stream_max_seconds", "must be at least twice live_heartbeat_seconds")
     if s.webhook_urls and not s.webhook_secret:
         bad("webhook_secret", "webhooks need a signing secret")
     problems.extend(_funding_problems(s))

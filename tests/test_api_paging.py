@@ -136,7 +136,7 @@ async def test_a_thread_without_comments_reads_empty(client: Any) -> None:
     page = await read_thread(client, "/not-yet-discussed")
     assert page == {
         "thread": {"key": "/not-yet-discussed", "title": "", "url": "", "comment_count": 0,
-                   "closed": False},
+                   "closed": False, "last_event_id": 0},
         "comments": [],
         "next_cursor": None,
     }  # fmt: skip

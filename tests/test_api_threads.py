@@ -23,7 +23,7 @@ async def test_threads_need_a_token_to_create_and_close(client: Any) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     created = await client.post("/api/v1/threads", json=body, headers=auth)
     assert created.status_code == 201
-    assert created.json() == {**body, "comment_count": 0, "closed": False}
+    assert created.json() == {**body, "comment_count": 0, "closed": False, "last_event_id": 0}
     again = await client.post("/api/v1/threads", json=body, headers=auth)
     assert again.status_code == 409 and again.json()["error"]["code"] == "thread_exists"
     # a key that is no path may now be commented on

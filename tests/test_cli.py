@@ -121,3 +121,11 @@ def test_serve_migrates_and_answers(tmp_path: Path) -> None:
         server.wait(timeout=10)
         if server.stdout:
             server.stdout.close()
+
+
+def test_check_reports_a_redis_that_does_not_answer(tmp_path: Path) -> None:
+    assert run(tmp_path, "migrate").returncode == 0
+    down = run(tmp_path, "check", KIBITZ_REDIS_URL="redis://127.0.0.1:9/0")
+    assert down.returncode == 1 and "redis: does not answer" in down.stderr
+    up = run(tmp_path, "check", KIBITZ_REDIS_URL="redis://127.0.0.1:6379/0")
+    assert up.returncode == 0 and "redis: ok" in up.stdout, up.stderr

@@ -7,7 +7,9 @@ from typing import Any
 import httpx
 
 from kibitz.app import create_app
-from kibitz.ratelimit import RATE_LIMITS, RateLimiter
+from kibitz.bus import connect
+from kibitz.ratelimit import RATE_LIMITS, RateLimiter, RedisRateLimiter
+from tests.cluster import REDIS_URL, forget_prefix, new_prefix, redis_or_fail
 from tests.factories import THREAD, post_comment, read_thread
 
 
@@ -93,3 +95,30 @@ async def test_votes_are_limited_too(make_client: Any) -> None:
         (await voter.post(f"/api/v1/comments/{i}/vote", json={"value": 1})).status_code for i in ids
     ]
     assert codes == [200, 200, 200, 429]
+
+
+async def test_limits_counted_in_redis_hold_across_processes() -> None:
+    redis_or_fail()
+    prefix = new_prefix()
+    one, two = connect(REDIS_URL), connect(REDIS_URL)  # as two processes would
+    try:
+        a = RedisRateLimiter({"x": (3, 60)}, one, prefix)
+        b = RedisRateLimiter({"x": (3, 60)}, two, prefix)
+        verdicts = [await limiter.check([("x", "reader")]) for limiter in (a, b, a, b)]
+        assert [v.allowed for v in verdicts] == [True, True, True, False]
+        assert 1 <= verdicts[-1].retry_after <= 60
+        assert (await a.check([("x", "someone else")])).allowed
+        assert a.failures == b.failures == 0
+    finally:
+        await one.aclose()
+        await two.aclose()
+        forget_prefix(prefix)
+
+
+async def test_without_redis_each_process_counts_on_its_own() -> None:
+    gone = connect("redis://127.0.0.1:9/0")  # nothing listens there
+    limiter = RedisRateLimiter({"x": (2, 60)}, gone, "kibitz-test:")
+    verdicts = [await limiter.check([("x", "reader")]) for _ in range(3)]
+    assert [v.allowed for v in verdicts] == [True, True, False]
+    assert limiter.failures == 3
+    await gone.aclose()

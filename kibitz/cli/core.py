@@ -33,6 +33,8 @@ def serve(host: str | None, port: int | None, workers: int | None, no_migrate: b
         log_level=settings.log_level,
         proxy_headers=settings.trust_forwarded_for,
         server_header=False,
+        # event streams never finish by themselves: close them after this, not never
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 
@@ -59,15 +61,20 @@ def check() -> None:
     settings = load_or_exit()
     from kibitz.db import migrate as m
 
-    async def work(kb: Kibitz) -> tuple[str | None, str | None]:
-        return await m.current_revision(kb.db), m.head_revision()
+    async def work(kb: Kibitz) -> tuple[str | None, str | None, bool]:
+        return await m.current_revision(kb.db), m.head_revision(), await kb.bus.ping()
 
     try:
-        current, head = run(work)
+        current, head, redis_ok = run(work)
     except Exception as exc:  # the point is to report, whatever the driver raises
         click.echo(f"kibitz: cannot reach the database: {exc}", err=True)
         sys.exit(1)
     click.echo(f"settings: ok ({settings.env})")
+    if settings.redis_url:
+        if not redis_ok:
+            click.echo("redis: does not answer at KIBITZ_REDIS_URL", err=True)
+            sys.exit(1)
+        click.echo("redis: ok")
     if current != head:
         click.echo(f"database: at {current or 'nothing'}, newest is {head}; run `kibitz migrate`")
         sys.exit(1)

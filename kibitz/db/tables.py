@@ -81,6 +81,8 @@ threads = Table(
     Column("version", Integer, nullable=False, server_default="1"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_comment_at", UTCDateTime, nullable=True),
+    # live updates: the number of the thread's newest event (kibitz/live/events.py)
+    Column("event_seq", Integer, nullable=False, server_default="0"),
     CheckConstraint("comment_count >= 0", name="comment_count_nonnegative"),
     CheckConstraint("length(key) > 0", name="key_not_empty"),
 )
@@ -521,3 +523,21 @@ for _dialect, _statements in LEDGER_GUARDS.items():
             "after_create",
             DDL(_sql).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call]
         )
+# -- live updates: what readers of a thread saw change, in order, for event streams to replay
+
+EVENT_KINDS = ("comment", "edit", "delete", "vote", "thread")
+
+events = Table(
+    "events",
+    metadata,
+    Column("thread_id", Id, ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True),
+    # 1, 2, 3 ... per thread without gaps (threads.event_seq), so a hole means "pruned"
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
+    # the event's JSON, exactly as streams send it
+    Column("data", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("seq > 0", name="seq_positive"),
+    CheckConstraint("kind IN ('comment', 'edit', 'delete', 'vote', 'thread')", name="kind_known"),
+)
+Index("ix_events_created", events.c.created_at)

@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from kibitz import markdown
 from kibitz.context import Kibitz
 from kibitz.db.tables import comments, threads
+from kibitz.live import events as live
 from kibitz.mail import outbox, webhooks
 from kibitz.models import (
     Author,
@@ -194,6 +195,7 @@ async def create(
         }
         insert = sa.insert(comments).values(**values).returning(comments.c.id)
         comment_id = conn.execute(insert).scalar_one()
+        row = _row(conn, comment_id)
         if email is not None:
             if data.notify != "none":
                 subscriptions.add(conn, kb, email, data.notify, thread.id, now=created)
@@ -208,7 +210,8 @@ async def create(
                 last_comment_at=created,
             )
             announce(conn, kb, comment_id, key, "comment.created", now=created)
-        row = _row(conn, comment_id)
+            shown = live.shown(public(row), root_id=row.root_id, depth=row.depth)
+            live.record(conn, thread.id, "comment", shown, now=created)
         moderator_alerts.tell_moderators(conn, kb, row, key)
         return row
 
@@ -242,9 +245,10 @@ def _became_visible(conn: Connection, parent_id: int | None) -> None:
         )
 
 
-def _became_invisible(conn: Connection, parent_id: int | None) -> None:
+def _became_invisible(conn: Connection, parent_id: int | None) -> list[int]:
     """A visible comment left the page: its parent has one reply fewer, and a deleted
-    parent left without replies leaves the page too, up the chain."""
+    parent left without replies leaves the page too, up the chain. Returns those parents."""
+    gone: list[int] = []
     while parent_id is not None:
         parent = conn.execute(
             sa.update(comments)
@@ -253,8 +257,10 @@ def _became_invisible(conn: Connection, parent_id: int | None) -> None:
             .returning(comments.c.status, comments.c.reply_count, comments.c.parent_id)
         ).first()
         if parent is None or not (parent.status == "deleted" and parent.reply_count == 0):
-            return
+            return gone
+        gone.append(parent_id)
         parent_id = parent.parent_id
+    return gone
 
 
 def _own(kb: Kibitz, conn: Connection, comment_id: int, token: str | None, at: datetime) -> Any:
@@ -292,9 +298,11 @@ async def edit(
             .where(comments.c.id == comment_id)
             .values(body_md=body, body_html=html, edited_at=when)
         )
+        after = _row(conn, comment_id)
         if row.status == "approved":
             thread_service.bump(conn, row.thread_id)
-        return _row(conn, comment_id), thread_service.key_of(conn, row.thread_id)
+            live.record(conn, row.thread_id, "edit", live.edited(public(after)), now=when)
+        return after, thread_service.key_of(conn, row.thread_id)
 
     row, key = await kb.db.write(tx)
     kb.cache.invalidate(key)
@@ -324,13 +332,18 @@ async def delete(
             )
         )
         key = thread_service.key_of(conn, row.thread_id)
+        after = _row(conn, comment_id)
         if row.status == "approved":
+            removed = [] if row.reply_count else [comment_id]
             if row.reply_count == 0:
-                _became_invisible(conn, row.parent_id)
+                removed += _became_invisible(conn, row.parent_id)
             thread_service.bump(conn, row.thread_id, comment_count=threads.c.comment_count - 1)
             webhooks.emit(conn, kb.settings, "comment.deleted", str(comment_id),
                           {"id": comment_id, "thread": key}, now=when)  # fmt: skip
-        return _row(conn, comment_id), key
+            placeholder = public(after) if after.reply_count > 0 else None
+            gone = live.deleted(comment_id, placeholder, removed)
+            live.record(conn, row.thread_id, "delete", gone, now=when)
+        return after, key
 
     after, key = await kb.db.write(tx)
     kb.cache.invalidate(key)

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from kibitz.context import Kibitz
 from kibitz.db.tables import comments, threads
+from kibitz.live import events as live
 from kibitz.models import Comment
 from kibitz.services import threads as thread_service
 from kibitz.services.comments import _became_visible, _row, announce, public
@@ -38,6 +39,9 @@ async def decide(kb: Kibitz, comment_id: int, action: str) -> Comment:
                 last_comment_at=row.created_at,
             )  # fmt: skip
             announce(conn, kb, comment_id, key, "comment.approved", now=now)
+            after = _row(conn, comment_id)
+            shown = live.shown(public(after), root_id=after.root_id, depth=after.depth)
+            live.record(conn, row.thread_id, "comment", shown, now=now)
         return _row(conn, comment_id), key
 
     row, key = await kb.db.write(tx)

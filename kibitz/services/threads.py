@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from kibitz.context import Kibitz
 from kibitz.db.tables import threads
+from kibitz.live import events as live
 from kibitz.models import NewThread, ThreadInfo, ThreadUpdate
 from kibitz.services.errors import Conflict, Invalid, NotFound
 from kibitz.settings import Settings, origin_of
@@ -33,6 +34,7 @@ def info(row: Any) -> ThreadInfo:
         url=row.url,
         comment_count=row.comment_count,
         closed=bool(row.closed),
+        last_event_id=row.event_seq,
     )
 
 
@@ -150,6 +152,8 @@ async def update(kb: Kibitz, key: str, data: ThreadUpdate) -> ThreadInfo:
         if changes:
             bump(conn, row.id, **changes)
             row = get_row(conn, key)
+            live.record(conn, row.id, "thread", live.thread_changed(row), now=now())
+            row = get_row(conn, key)  # with its new last_event_id
         return row
 
     row = await kb.db.write(tx)

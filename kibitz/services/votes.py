@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kibitz.context import Kibitz
 from kibitz.db.tables import comments, threads, votes
+from kibitz.live import events as live
 from kibitz.mail import webhooks
 from kibitz.models import Reader, VoteResult
 from kibitz.services import threads as thread_service
@@ -82,6 +83,8 @@ def _vote(
     key = thread_service.key_of(conn, comment.thread_id)
     if changed:
         _announce(conn, kb, comment_id, key, row)
+        totals = live.voted(comment_id, row.up, row.down, row.score)
+        live.record(conn, comment.thread_id, "vote", totals, now=thread_service.now())
     return row, changed, key
 
 

@@ -123,7 +123,7 @@ class CommentsController(Controller):
         self, request: Request[Any, Any, Any], data: JSONBody[NewComment]
     ) -> Response[PostedComment]:
         who, voter_cookie = rd.reader(request, mint=True)
-        rd.limit(request, "comment", who)
+        await rd.limit(request, "comment", who)
         posted = await comment_service.create(rd.kibitz(request), data, who)
         status = HTTP_202_ACCEPTED if posted.status == "pending" else HTTP_201_CREATED
         response = Response(posted, status_code=status)
@@ -145,7 +145,7 @@ class CommentsController(Controller):
         data: JSONBody[CommentEdit],
     ) -> Comment:
         who, _ = rd.reader(request)
-        rd.limit(request, "edit", who)
+        await rd.limit(request, "edit", who)
         token = rd.edit_token(request, comment_id)
         return await comment_service.edit(rd.kibitz(request), comment_id, token, data)
 
@@ -162,7 +162,7 @@ class CommentsController(Controller):
         self, request: Request[Any, Any, Any], comment_id: FromPath[int]
     ) -> dict[str, Comment | None]:
         who, _ = rd.reader(request)
-        rd.limit(request, "edit", who)
+        await rd.limit(request, "edit", who)
         token = rd.edit_token(request, comment_id)
         placeholder = await comment_service.delete(rd.kibitz(request), comment_id, token)
         return {"comment": placeholder}
@@ -180,7 +180,7 @@ class CommentsController(Controller):
         self, request: Request[Any, Any, Any], comment_id: FromPath[int], data: JSONBody[VoteIn]
     ) -> Response[VoteResult]:
         who, voter_cookie = rd.reader(request, mint=True)
-        rd.limit(request, "vote", who)
+        await rd.limit(request, "vote", who)
         result = await vote_service.vote(rd.kibitz(request), comment_id, who, data.value)
         return rd.with_cookies(Response(result), voter_cookie)
 
@@ -196,7 +196,7 @@ class CommentsController(Controller):
         self, request: Request[Any, Any, Any], data: JSONBody[CommentEdit]
     ) -> Preview:
         who, _ = rd.reader(request)
-        rd.limit(request, "preview", who)
+        await rd.limit(request, "preview", who)
         kb = rd.kibitz(request)
         body = comment_service.check_body(kb.settings, data.body)
         return Preview(body_html=comment_service.render(kb.settings, body))

@@ -202,8 +202,8 @@ async def donate(request: Request[Any, Any, Any], data: FormData) -> Response[An
         )  # fmt: skip
         # refuse what the page would refuse before counting it, so typos cost no attempt
         donations.check(await camp.get(kb, slug), form, _now())
-        rd.limit(request, "checkout", who)
-        verdict = kb.limiter.check([("checkout.site", "all")])
+        await rd.limit(request, "checkout", who)
+        verdict = await kb.limiter.check([("checkout.site", "all")])
         if not verdict.allowed:
             raise RateLimited(verdict.retry_after)
         session = await donations.start_checkout(kb, provider, form, who)
@@ -259,7 +259,7 @@ async def manage_link(request: Request[Any, Any, Any], data: FormData) -> Templa
     email = check_email(data.get("email"), "email", required_message="Enter your e-mail.")
     assert email is not None
     who, _ = rd.reader(request)
-    verdict = kb.limiter.check(
+    verdict = await kb.limiter.check(
         [("donor_link.ip", who.ip_hash), ("donor_link.email", email.lower())]
     )
     if not verdict.allowed:

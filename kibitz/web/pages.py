@@ -189,7 +189,7 @@ async def post_form(
     parent = data.get("parent_id", "").strip()
     try:
         who, voter_cookie = rd.reader(request, mint=True)
-        rd.limit(request, "comment", who)
+        await rd.limit(request, "comment", who)
         if parent and not parent.isdigit():
             raise Invalid("unknown_parent", "There is no such comment.", "parent_id")
         posted = await comment_service.create(

@@ -68,11 +68,11 @@ def edit_token(request: Request[Any, Any, Any], comment_id: int) -> str | None:
     return kibitz(request).signer.unsign(f"edit:{comment_id}", signed)
 
 
-def limit(request: Request[Any, Any, Any], action: str, who: Reader) -> None:
+async def limit(request: Request[Any, Any, Any], action: str, who: Reader) -> None:
     """Count this request against ``<action>.voter`` and ``<action>.ip``; 429 when over."""
     limiter = kibitz(request).limiter
     checks = [(f"{action}.voter", who.voter_id), (f"{action}.ip", who.ip_hash)]
-    verdict = limiter.check([(n, s) for n, s in checks if n in limiter.limits])
+    verdict = await limiter.check([(n, s) for n, s in checks if n in limiter.limits])
     if not verdict.allowed:
         raise RateLimited(verdict.retry_after)
 

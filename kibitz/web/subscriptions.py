@@ -40,8 +40,8 @@ async def subscribe(
 ) -> dict[str, str]:
     kb = rd.kibitz(request)
     who, _ = rd.reader(request)
-    rd.limit(request, "subscribe", who)
-    verdict = kb.limiter.check([("subscribe.email", email_key(data.email))])
+    await rd.limit(request, "subscribe", who)
+    verdict = await kb.limiter.check([("subscribe.email", email_key(data.email))])
     if not verdict.allowed:
         raise RateLimited(verdict.retry_after)
     confirmed = await subs.subscribe(
