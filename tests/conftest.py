@@ -130,8 +130,19 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+# tests of other features post freely; moderation's own tests turn on what they test
+NO_MODERATION: dict[str, Any] = {
+    "moderation": "none",
+    "moderation_repeat_seconds": 0,
+    "moderation_offensive_threshold": 100,
+    "moderation_max_links": 1000,
+}
+
+
 def test_settings(database_url: str, **overrides: Any) -> Settings:
-    base = Settings(database_url=database_url, secret_key=SECRET, public_url=ORIGIN)
+    base = Settings(
+        database_url=database_url, secret_key=SECRET, public_url=ORIGIN, **NO_MODERATION
+    )
     return replace(base, **overrides)
 
 

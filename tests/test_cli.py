@@ -115,7 +115,8 @@ def test_serve_migrates_and_answers(tmp_path: Path) -> None:
         assert spec["info"]["title"] == "kibitz" and "/api/v1/comments" in spec["paths"]
         posted = httpx.post(f"{base}/api/v1/comments",
                             json={"thread": "/a", "body": "hi", "author_name": "Al"})  # fmt: skip
-        assert posted.status_code == 201
+        # by default a first-time commenter's comment waits for a moderator
+        assert posted.status_code == 202 and posted.json()["status"] == "pending"
     finally:
         server.terminate()
         server.wait(timeout=10)

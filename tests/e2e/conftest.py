@@ -60,6 +60,15 @@ button, textarea, li { background: hotpink !important; text-transform: uppercase
 """
 
 
+NO_MODERATION_ENV = {
+    "KIBITZ_MODERATION": "none",
+    "KIBITZ_MODERATION_REPEAT_SECONDS": "0",
+    "KIBITZ_MODERATION_OFFENSIVE_THRESHOLD": "100",
+    "KIBITZ_MODERATION_MAX_LINKS": "1000",
+    "KIBITZ_MODERATION_MIN_FILL_SECONDS": "0",
+}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -180,6 +189,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         KIBITZ_RATE_LIMITS=HIGH_LIMITS,
         KIBITZ_SECRET_KEY="e2e-secret-key-that-is-long-enough-0123456789",
         KIBITZ_LOG_LEVEL="warning",
+        # the widget's tests post freely; tests/e2e/test_admin.py runs its own moderated server
+        **NO_MODERATION_ENV,
     )
     log = tmp / "kibitz.log"
     kibitz = Path(sys.executable).parent / "kibitz"
