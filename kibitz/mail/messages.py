@@ -108,19 +108,31 @@ def digest(
     )  # fmt: skip
 
 
+OCCASIONS = {
+    "reported": "held after reader reports",
+    "edited": "held again after its author edited it",
+}
+
+
 def moderation(
     kb: Kibitz, *, email: str, held: bool, author: str, body_md: str, thread: str,
-    approve: str | None, reject: str | None,
+    approve: str | None, reject: str | None, dashboard: str = "", occasion: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     site = kb.settings.site_name
     subject = (f"[{site}] Comment waiting for approval on {thread}" if held
                else f"[{site}] New comment on {thread}")  # fmt: skip
+    if occasion in OCCASIONS:
+        subject = f"[{site}] Comment {OCCASIONS[occasion]} on {thread}"
     actions = f"\nApprove: {approve}\nReject: {reject}\n" if approve and reject else ""
+    if dashboard:
+        actions += f"In the dashboard: {dashboard}\n"
     text = f"{author} wrote on {thread}:\n\n{body_md}\n{actions}"
     links = ""
     if approve and reject:
         links = (f'<p><a href="{escape(approve)}">Approve</a> · '
                  f'<a href="{escape(reject)}">Reject</a></p>')  # fmt: skip
+    if dashboard:
+        links += f'<p><a href="{escape(dashboard)}">Open in the dashboard</a></p>'
     html = _page(
         kb,
         f"<p><strong>{escape(author)}</strong> wrote on {escape(thread)}:</p>"

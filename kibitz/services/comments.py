@@ -429,7 +429,7 @@ async def edit(
                 thread_service.bump(conn, row.thread_id)
         after = _row(conn, comment_id)
         if findings and row.status == "approved":
-            moderator_alerts.tell_moderators(conn, kb, after, key)
+            moderator_alerts.tell_moderators(conn, kb, after, key, why="edited")
         return after, key
 
     row, key = await kb.db.write(tx)

@@ -212,4 +212,3 @@ async def set_thread(
 
     await kb.db.write(tx)
     kb.cache.invalidate(key)
-

@@ -12,13 +12,15 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from kibitz.models import SORTS, NewComment
-from kibitz.services import articles, reading
+from kibitz.services import articles, own, policies, reading
 from kibitz.services import comments as comment_service
 from kibitz.services.errors import Invalid, NotFound, ServiceError
 from kibitz.web import reader as rd
 
 SORT_LABELS = {"newest": "Newest", "oldest": "Oldest", "most_voted": "Most Voted", "best": "Best"}
 FORM_FIELDS = ("body", "author_name", "author_email", "author_url")
+# the form's field that people never see (hidden from sight and screen readers); bots fill it
+HONEYPOT = "homepage"
 
 
 def _fields(request: Request[Any, Any, Any]) -> list[tuple[str, str, str, bool]]:
@@ -46,6 +48,7 @@ async def _discussion_context(
     kb = rd.kibitz(request)
     sort_ = reading.check_sort(sort)
     page = await reading.load_page(kb, key, sort_, kb.settings.page_size, cursor)
+    who, _ = rd.reader(request)
     path = request.url.path if request.method == "GET" else _page_url(key)
 
     def link(**params: str) -> str:
@@ -69,6 +72,10 @@ async def _discussion_context(
         "fields": _fields(request),
         "error": error,
         "notice": notice,
+        # the reader's own held comments, the form's token, and a ban they should be told of
+        "own_pending": await own.pending(kb, page.thread.key, who.voter_id),
+        "form_token": policies.form_token(kb),
+        "ban": await own.ban(kb, who),
     }
 
 
@@ -186,6 +193,8 @@ async def post_form(
                 author_name=data.get("author_name"),
                 author_email=data.get("author_email"),
                 author_url=data.get("author_url"),
+                honeypot=data.get(HONEYPOT),
+                form_token=data.get("form_token") or None,
             ),
             who,
         )
