@@ -23,8 +23,9 @@ from litestar.types import Message, Scope
 from kibitz import __version__
 from kibitz.context import Kibitz
 from kibitz.mail.worker import Worker
+from kibitz.services import offensive
 from kibitz.settings import Settings, load_settings
-from kibitz.web import api, embed, errors, feeds, moderation, pages, subscriptions
+from kibitz.web import admin, api, embed, errors, feeds, moderation, pages, rights, subscriptions
 
 HERE = Path(__file__).parent
 CSP = (
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         stop = asyncio.Event()
         task = None
+        # load the offensive-language model now rather than on the first comment
+        warm = asyncio.get_running_loop().run_in_executor(None, offensive.score_now, "warm up")
         if settings.worker_in_process:
             worker = Worker(kb)
             kb.wake_worker = worker.wake.set
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             stop.set()
             if task is not None:
                 await task
+            await warm
             await kb.close()
 
     app = Litestar(
@@ -112,6 +116,10 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             embed.widget_file,
             openapi_json,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
+            # moderation: the dashboard (every route behind its guard), log-in, reader rights
+            admin.router(),
+            *admin.PUBLIC_ROUTES,
+            *rights.ROUTES,
         ],
         exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
         before_send=[security_headers],

@@ -36,10 +36,15 @@ SYSTEM = Actor(None, "command line")
 
 
 def record(
-    conn: Connection, actor: Actor, action: str, target: str, *,
-    before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+    conn: Connection,
+    actor: Actor,
+    action: str,
+    target: str,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
     now: datetime | None = None,
-) -> None:  # fmt: skip
+) -> None:
     conn.execute(
         sa.insert(audit_log).values(
             at=now or thread_service.now(),
@@ -69,18 +74,26 @@ class Entry:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "at": self.at.isoformat(), "actor": self.actor,
-            "action": self.action, "target": self.target, "before": self.before,
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "before": self.before,
             "after": self.after,
-        }  # fmt: skip
+        }
 
 
 def _entry(row: Any) -> Entry:
     return Entry(
-        row.id, row.at, row.actor, row.action, row.target,
+        row.id,
+        row.at,
+        row.actor,
+        row.action,
+        row.target,
         json.loads(row.before) if row.before else None,
         json.loads(row.after) if row.after else None,
-    )  # fmt: skip
+    )
 
 
 def _query(action: str | None, target: str | None) -> sa.Select[Any]:
@@ -93,9 +106,13 @@ def _query(action: str | None, target: str | None) -> sa.Select[Any]:
 
 
 async def page(
-    kb: Kibitz, *, before_id: int | None = None, action: str | None = None,
-    target: str | None = None, limit: int = PAGE,
-) -> tuple[list[Entry], int | None]:  # fmt: skip
+    kb: Kibitz,
+    *,
+    before_id: int | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    limit: int = PAGE,
+) -> tuple[list[Entry], int | None]:
     """Newest first; returns the entries and the id to pass as ``before_id`` for more."""
     query = _query(action, target).order_by(audit_log.c.id.desc()).limit(limit + 1)
     if before_id is not None:
@@ -117,11 +134,17 @@ async def export(kb: Kibitz, fmt: str) -> str:
     writer = csv.writer(out)
     writer.writerow(["id", "at", "actor", "action", "target", "before", "after"])
     for e in entries:
-        writer.writerow([
-            e["id"], e["at"], e["actor"], e["action"], e["target"],
-            json.dumps(e["before"], ensure_ascii=False) if e["before"] is not None else "",
-            json.dumps(e["after"], ensure_ascii=False) if e["after"] is not None else "",
-        ])  # fmt: skip
+        writer.writerow(
+            [
+                e["id"],
+                e["at"],
+                e["actor"],
+                e["action"],
+                e["target"],
+                json.dumps(e["before"], ensure_ascii=False) if e["before"] is not None else "",
+                json.dumps(e["after"], ensure_ascii=False) if e["after"] is not None else "",
+            ]
+        )
     return out.getvalue()
 
 

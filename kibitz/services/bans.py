@@ -30,9 +30,14 @@ def email_value(kb: Kibitz, email: str) -> str:
 
 
 def active(
-    conn: Connection, kb: Kibitz, *, email: str | None, voter_id: str | None,
-    ip_hash: str | None, now: datetime,
-) -> Any:  # fmt: skip
+    conn: Connection,
+    kb: Kibitz,
+    *,
+    email: str | None,
+    voter_id: str | None,
+    ip_hash: str | None,
+    now: datetime,
+) -> Any:
     """The ban that applies to this reader now, if any (an outright ban before a shadow one)."""
     wanted = []
     if email:
@@ -65,9 +70,14 @@ def refusal(ban: Any) -> Forbidden:
 
 
 def refuse_if_banned(
-    conn: Connection, kb: Kibitz, *, email: str | None, voter_id: str | None,
-    ip_hash: str | None, now: datetime,
-) -> Any:  # fmt: skip
+    conn: Connection,
+    kb: Kibitz,
+    *,
+    email: str | None,
+    voter_id: str | None,
+    ip_hash: str | None,
+    now: datetime,
+) -> Any:
     """Raise for an outright ban; return a shadow ban (or None) for the caller to apply."""
     ban = active(conn, kb, email=email, voter_id=voter_id, ip_hash=ip_hash, now=now)
     if ban is not None and not ban.shadow:
@@ -101,18 +111,19 @@ async def ban(kb: Kibitz, actor: audit.Actor, request: BanRequest) -> list[int]:
         source = None
         if request.comment_id is not None:
             source = conn.execute(
-                sa.select(comments.c.author_email, comments.c.voter_id, comments.c.ip_hash)
-                .where(comments.c.id == request.comment_id)
-            ).first()  # fmt: skip
+                sa.select(comments.c.author_email, comments.c.voter_id, comments.c.ip_hash).where(
+                    comments.c.id == request.comment_id
+                )
+            ).first()
             if source is None:
                 raise NotFound("comment_not_found", "There is no such comment.")
         values = {
-            "email": email_value(kb, typed) if typed else (
-                email_value(kb, source.author_email) if source and source.author_email
-                else None),
+            "email": email_value(kb, typed)
+            if typed
+            else (email_value(kb, source.author_email) if source and source.author_email else None),
             "voter": source.voter_id if source else None,
             "ip": source.ip_hash if source else None,
-        }  # fmt: skip
+        }
         made = []
         for kind in kinds:
             if not values[kind]:
@@ -120,17 +131,32 @@ async def ban(kb: Kibitz, actor: audit.Actor, request: BanRequest) -> list[int]:
             ban_id = conn.execute(
                 sa.insert(bans)
                 .values(
-                    kind=kind, value=values[kind], reason=reason, shadow=request.shadow,
-                    comment_id=request.comment_id, created_by=actor.account_id,
-                    created_at=now, expires_at=expires,
+                    kind=kind,
+                    value=values[kind],
+                    reason=reason,
+                    shadow=request.shadow,
+                    comment_id=request.comment_id,
+                    created_by=actor.account_id,
+                    created_at=now,
+                    expires_at=expires,
                 )
                 .returning(bans.c.id)
-            ).scalar_one()  # fmt: skip
+            ).scalar_one()
             made.append(ban_id)
-            audit.record(conn, actor, "ban", f"ban:{ban_id}", after={
-                "kind": kind, "reason": reason, "shadow": request.shadow,
-                "expires_at": expires, "comment": request.comment_id,
-            }, now=now)  # fmt: skip
+            audit.record(
+                conn,
+                actor,
+                "ban",
+                f"ban:{ban_id}",
+                after={
+                    "kind": kind,
+                    "reason": reason,
+                    "shadow": request.shadow,
+                    "expires_at": expires,
+                    "comment": request.comment_id,
+                },
+                now=now,
+            )
         if not made:
             raise Invalid(
                 "nothing_to_ban",

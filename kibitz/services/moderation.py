@@ -43,8 +43,11 @@ def _resolve_reports(conn: Connection, comment_id: int, now: datetime) -> int:
 
 
 def _snapshot(row: Any) -> dict[str, Any]:
-    return {"status": row.status, "pinned": row.pinned_at is not None,
-            "featured": bool(row.featured)}  # fmt: skip
+    return {
+        "status": row.status,
+        "pinned": row.pinned_at is not None,
+        "featured": bool(row.featured),
+    }
 
 
 def _apply(
@@ -61,15 +64,29 @@ def _apply(
         if row.status == status:
             if not open_reports:
                 return key, f"already {status}"
-            audit.record(conn, actor, "dismiss_reports", target, before={"reports": open_reports},
-                         after={"reports": 0}, now=now)  # fmt: skip
+            audit.record(
+                conn,
+                actor,
+                "dismiss_reports",
+                target,
+                before={"reports": open_reports},
+                after={"reports": 0},
+                now=now,
+            )
             return key, None
         extra: dict[str, Any] = {"deleted_at": now} if status == "deleted" else {}
         if status != "approved":
             extra["pinned_at"] = None  # a pinned comment that goes away is no longer pinned
         change_status(conn, kb, row, status, key=key, now=now, **extra)
-        audit.record(conn, actor, action, target, before=_snapshot(row),
-                     after={**_snapshot(row), "status": status}, now=now)  # fmt: skip
+        audit.record(
+            conn,
+            actor,
+            action,
+            target,
+            before=_snapshot(row),
+            after={**_snapshot(row), "status": status},
+            now=now,
+        )
         return key, None
     if action in ("pin", "unpin"):
         if action == "pin" and (row.parent_id is not None or row.status != "approved"):
@@ -162,20 +179,28 @@ async def edit(kb: Kibitz, actor: audit.Actor, comment_id: int, body: str) -> Co
             return row, thread_service.key_of(conn, row.thread_id)
         conn.execute(
             sa.insert(comment_edits).values(
-                comment_id=comment_id, account_id=actor.account_id, body_md=row.body_md,
+                comment_id=comment_id,
+                account_id=actor.account_id,
+                body_md=row.body_md,
                 created_at=now,
             )
-        )  # fmt: skip
+        )
         conn.execute(
             sa.update(comments)
             .where(comments.c.id == comment_id)
-            .values(body_md=text, body_html=html, edited_at=now,
-                    body_hash=policies.body_hash(text))
-        )  # fmt: skip
+            .values(body_md=text, body_html=html, edited_at=now, body_hash=policies.body_hash(text))
+        )
         if on_page(row.status, row.reply_count):
             thread_service.bump(conn, row.thread_id)
-        audit.record(conn, actor, "edit", f"comment:{comment_id}", before={"body": row.body_md},
-                     after={"body": text}, now=now)  # fmt: skip
+        audit.record(
+            conn,
+            actor,
+            "edit",
+            f"comment:{comment_id}",
+            before={"body": row.body_md},
+            after={"body": text},
+            now=now,
+        )
         return _row(conn, comment_id), thread_service.key_of(conn, row.thread_id)
 
     row, key = await kb.db.write(tx)
@@ -184,9 +209,14 @@ async def edit(kb: Kibitz, actor: audit.Actor, comment_id: int, body: str) -> Co
 
 
 async def set_thread(
-    kb: Kibitz, actor: audit.Actor, key: str, *, closed: bool | None = None,
-    mode: str | None = None, set_mode: bool = False,
-) -> None:  # fmt: skip
+    kb: Kibitz,
+    actor: audit.Actor,
+    key: str,
+    *,
+    closed: bool | None = None,
+    mode: str | None = None,
+    set_mode: bool = False,
+) -> None:
     """Close or reopen a thread; set its pre-moderation (``mode`` None: the site's)."""
     mode = policies.check_mode(mode)
     now = thread_service.now()

@@ -55,8 +55,9 @@ async def ban(kb: Kibitz, who: Reader) -> Ban | None:
     now = thread_service.now()
 
     def read(conn: Connection) -> Any:
-        return bans.active(conn, kb, email=None, voter_id=who.voter_id, ip_hash=who.ip_hash,
-                           now=now)  # fmt: skip
+        return bans.active(
+            conn, kb, email=None, voter_id=who.voter_id, ip_hash=who.ip_hash, now=now
+        )
 
     found = await kb.db.read(read)
     if found is None or found.shadow:

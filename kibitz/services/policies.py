@@ -66,9 +66,14 @@ def body_hash(body: str) -> str | None:
 
 
 def repeats(
-    conn: Connection, kb: Kibitz, digest: str | None, length: int, who: Reader,
-    email: str | None, now: datetime,
-) -> bool:  # fmt: skip
+    conn: Connection,
+    kb: Kibitz,
+    digest: str | None,
+    length: int,
+    who: Reader,
+    email: str | None,
+    now: datetime,
+) -> bool:
     window = kb.settings.moderation_repeat_seconds
     if digest is None or window == 0:
         return False
@@ -94,8 +99,9 @@ def check_mode(mode: str | None) -> str | None:
     if mode in (None, "", "default"):
         return None
     if mode not in MODERATION_MODES:
-        raise Invalid("invalid_mode", f"Pre-moderation is one of {', '.join(MODERATION_MODES)}.",
-                      "moderation")  # fmt: skip
+        raise Invalid(
+            "invalid_mode", f"Pre-moderation is one of {', '.join(MODERATION_MODES)}.", "moderation"
+        )
     return mode
 
 
@@ -132,16 +138,25 @@ class Verdict:
 
 
 def decide(
-    conn: Connection, kb: Kibitz, *, thread: Any, who: Reader, email: str | None,
-    findings: list[Finding], digest: str | None, length: int, now: datetime,
-) -> Verdict:  # fmt: skip
+    conn: Connection,
+    kb: Kibitz,
+    *,
+    thread: Any,
+    who: Reader,
+    email: str | None,
+    findings: list[Finding],
+    digest: str | None,
+    length: int,
+    now: datetime,
+) -> Verdict:
     """In the comment's transaction: raise for a banned reader, else the comment's status."""
     ban = bans.refuse_if_banned(
         conn, kb, email=email, voter_id=who.voter_id, ip_hash=who.ip_hash, now=now
     )
     if ban is not None:
-        return Verdict("spam", [Finding("shadow_ban", "spam", f"ban {ban.id}"), *findings],
-                       "approved")  # fmt: skip
+        return Verdict(
+            "spam", [Finding("shadow_ban", "spam", f"ban {ban.id}"), *findings], "approved"
+        )
     if any(f.action == "spam" for f in findings):
         return Verdict("spam", findings, "pending")
     held = list(findings)

@@ -54,10 +54,14 @@ async def report(kb: Kibitz, comment_id: int, who: Reader, data: ReportIn) -> Re
         )
         added = conn.execute(
             insert.values(
-                comment_id=comment_id, reason=data.reason, note=note, voter_id=who.voter_id,
-                ip_hash=who.ip_hash, created_at=now,
+                comment_id=comment_id,
+                reason=data.reason,
+                note=note,
+                voter_id=who.voter_id,
+                ip_hash=who.ip_hash,
+                created_at=now,
             ).on_conflict_do_nothing(index_elements=["comment_id", "voter_id"])
-        ).rowcount  # fmt: skip
+        ).rowcount
         if not added:
             return ReportResult("already_reported"), None
         n = open_reporters(conn, comment_id)
@@ -66,9 +70,15 @@ async def report(kb: Kibitz, comment_id: int, who: Reader, data: ReportIn) -> Re
         key = thread_service.key_of(conn, row.thread_id)
         found = [*policies.reasons(row.held_for), {"code": "reports", "note": f"{n} reports"}]
         change_status(conn, kb, row, "pending", key=key, now=now, held_for=json.dumps(found))
-        audit.record(conn, audit.REPORTS, "hold", f"comment:{comment_id}",
-                     before={"status": "approved"}, after={"status": "pending", "reports": n},
-                     now=now)  # fmt: skip
+        audit.record(
+            conn,
+            audit.REPORTS,
+            "hold",
+            f"comment:{comment_id}",
+            before={"status": "approved"},
+            after={"status": "pending", "reports": n},
+            now=now,
+        )
         moderator_alerts.tell_moderators(conn, kb, _row(conn, comment_id), key, why="reported")
         return ReportResult("reported"), key
 
