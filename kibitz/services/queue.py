@@ -293,7 +293,7 @@ async def history(
         counted = conn.execute(
             sa.select(c.status, sa.func.count()).where(sa.or_(*wanted)).group_by(c.status)
         )
-        for status, n in counted.tuples():
+        for status, n in counted.all():
             by_status[status] = n
         ban_rows = []
         if voters:

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from kibitz.services import accounts, audit, bans, moderation, rights
@@ -60,11 +60,11 @@ def _ids(values: list[str]) -> list[int]:
 @get(["/", "/comments"], include_in_schema=False)
 async def queue_page(
     request: Request[Any, Any, Any],
-    queue: str = "pending",
-    thread: str | None = None,
-    q: str | None = None,
-    cursor: str | None = None,
-    notice: str | None = None,
+    queue: FromQuery[str] = "pending",
+    thread: FromQuery[str | None] = None,
+    q: FromQuery[str | None] = None,
+    cursor: FromQuery[str | None] = None,
+    notice: FromQuery[str | None] = None,
 ) -> Template:
     kb = rd.kibitz(request)
     found = await queues.page(kb, queue, thread=thread or None, q=q, cursor=cursor)
@@ -111,7 +111,7 @@ async def comments_action(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @get("/comments/{comment_id:int}", include_in_schema=False)
 async def comment_page(
-    request: Request[Any, Any, Any], comment_id: FromPath[int], notice: str | None = None
+    request: Request[Any, Any, Any], comment_id: FromPath[int], notice: FromQuery[str | None] = None
 ) -> Template:
     kb = rd.kibitz(request)
     found = await queues.detail(kb, comment_id)
@@ -141,7 +141,9 @@ async def comment_edit(request: Request[Any, Any, Any], comment_id: FromPath[int
 
 @get("/threads", include_in_schema=False)
 async def threads_page(
-    request: Request[Any, Any, Any], q: str | None = None, notice: str | None = None
+    request: Request[Any, Any, Any],
+    q: FromQuery[str | None] = None,
+    notice: FromQuery[str | None] = None,
 ) -> Template:
     kb = rd.kibitz(request)
     rows = await queues.thread_list(kb, q)
@@ -181,9 +183,9 @@ async def thread_settings(request: Request[Any, Any, Any]) -> Response[Any]:
 @get("/readers", include_in_schema=False)
 async def reader_page(
     request: Request[Any, Any, Any],
-    email: str | None = None,
-    voter: str | None = None,
-    notice: str | None = None,
+    email: FromQuery[str | None] = None,
+    voter: FromQuery[str | None] = None,
+    notice: FromQuery[str | None] = None,
 ) -> Template:
     kb = rd.kibitz(request)
     history = None
@@ -246,7 +248,9 @@ def download(data: dict[str, Any], name: str) -> Response[bytes]:
 
 @get("/bans", include_in_schema=False)
 async def bans_page(
-    request: Request[Any, Any, Any], past: bool = False, notice: str | None = None
+    request: Request[Any, Any, Any],
+    past: FromQuery[bool] = False,
+    notice: FromQuery[str | None] = None,
 ) -> Template:
     kb = rd.kibitz(request)
     rows = await bans.listing(kb, include_past=past)
@@ -300,9 +304,9 @@ async def ban_lift(request: Request[Any, Any, Any], ban_id: FromPath[int]) -> Re
 @get("/audit", include_in_schema=False)
 async def audit_page(
     request: Request[Any, Any, Any],
-    before: int | None = None,
-    action: str | None = None,
-    target: str | None = None,
+    before: FromQuery[int | None] = None,
+    action: FromQuery[str | None] = None,
+    target: FromQuery[str | None] = None,
 ) -> Template:
     kb = rd.kibitz(request)
     entries, more = await audit.page(
@@ -322,7 +326,9 @@ async def audit_page(
 
 
 @get("/audit/export", include_in_schema=False)
-async def audit_export(request: Request[Any, Any, Any], format: str = "csv") -> Response[str]:
+async def audit_export(
+    request: Request[Any, Any, Any], format: FromQuery[str] = "csv"
+) -> Response[str]:
     if format not in ("csv", "jsonl"):
         raise Invalid("invalid_format", "Export as csv or jsonl.", "format")
     body = await audit.export(rd.kibitz(request), format)
@@ -341,7 +347,9 @@ async def audit_export(request: Request[Any, Any, Any], format: str = "csv") -> 
 
 
 @get("/accounts", include_in_schema=False, guards=[admins_only])
-async def accounts_page(request: Request[Any, Any, Any], notice: str | None = None) -> Template:
+async def accounts_page(
+    request: Request[Any, Any, Any], notice: FromQuery[str | None] = None
+) -> Template:
     rows, invites = await accounts.listing(rd.kibitz(request))
     return Template(
         "admin/accounts.html",

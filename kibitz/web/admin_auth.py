@@ -11,6 +11,7 @@ from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from kibitz.context import Kibitz
@@ -42,7 +43,7 @@ async def moderators_only(
     connection.state.moderator = me
 
 
-def admins_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def admins_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """After ``moderators_only``: the account must be an admin's."""
     me: Moderator | None = connection.state.get("moderator")
     if me is None:
@@ -101,7 +102,9 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 
 @get("/admin/login", include_in_schema=False)
-async def login_page(request: Request[Any, Any, Any], next: str | None = None) -> Template:
+async def login_page(
+    request: Request[Any, Any, Any], next: FromQuery[str | None] = None
+) -> Template:
     return Template("admin/login.html", context=context(request, next=safe_next(next)))
 
 
@@ -146,7 +149,7 @@ async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @get("/admin/invite", include_in_schema=False)
-async def invite_page(request: Request[Any, Any, Any], token: str) -> Template:
+async def invite_page(request: Request[Any, Any, Any], token: FromQuery[str]) -> Template:
     found = await accounts.invitation(rd.kibitz(request), token)
     return Template("admin/invite.html", context=context(request, invite=found, token=token))
 
@@ -181,7 +184,9 @@ async def accept_invite(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @get("/account", include_in_schema=False)
-async def account_page(request: Request[Any, Any, Any], saved: str | None = None) -> Template:
+async def account_page(
+    request: Request[Any, Any, Any], saved: FromQuery[str | None] = None
+) -> Template:
     return Template("admin/account.html", context=context(request, saved=saved))
 
 
