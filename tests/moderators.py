@@ -25,21 +25,33 @@ async def csrf(client: httpx.AsyncClient, page: str = "/admin/login") -> str:
 
 
 async def make_account(
-    kb: Any, email: str = "ed@example.org", name: str = "Ed", role: str = "admin",
+    kb: Any,
+    email: str = "ed@example.org",
+    name: str = "Ed",
+    role: str = "admin",
     password: str = PASSWORD,
-) -> int:  # fmt: skip
+) -> int:
     return await accounts.create(kb, email, name, password, role)
 
 
 async def log_in(
-    client: httpx.AsyncClient, email: str = "ed@example.org", password: str = PASSWORD,
-    code: str = "", expect: int = 303,
-) -> httpx.Response:  # fmt: skip
+    client: httpx.AsyncClient,
+    email: str = "ed@example.org",
+    password: str = PASSWORD,
+    code: str = "",
+    expect: int = 303,
+) -> httpx.Response:
     token = await csrf(client)
-    r = await client.post("/admin/login", data={
-        "_csrf_token": token, "email": email, "password": password, "code": code,
-        "next": "/admin",
-    })  # fmt: skip
+    r = await client.post(
+        "/admin/login",
+        data={
+            "_csrf_token": token,
+            "email": email,
+            "password": password,
+            "code": code,
+            "next": "/admin",
+        },
+    )
     assert r.status_code == expect, r.text[:500]
     return r
 
@@ -54,9 +66,13 @@ async def dashboard(make_client: Any, role: str = "admin", **settings: Any) -> h
 
 
 async def submit(
-    client: httpx.AsyncClient, path: str, data: dict[str, Any], *, page: str = "/admin",
+    client: httpx.AsyncClient,
+    path: str,
+    data: dict[str, Any],
+    *,
+    page: str = "/admin",
     expect: int = 303,
-) -> httpx.Response:  # fmt: skip
+) -> httpx.Response:
     """Post a dashboard form the way the browser does: with the page's CSRF token."""
     token = await csrf(client, page)
     r = await client.post(path, data={"_csrf_token": token, **data})

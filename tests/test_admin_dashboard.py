@@ -70,15 +70,19 @@ async def test_bulk_actions(make_client: Any) -> None:
     assert "1 comment marked as spam." in await act(admin, ids[2:3], "spam")
     assert "1 comment rejected." in await act(admin, ids[3:], "reject")
     assert [await status_of(admin.kb, i) for i in ids] == [
-        "approved", "approved", "spam", "rejected",
-    ]  # fmt: skip
+        "approved",
+        "approved",
+        "spam",
+        "rejected",
+    ]
     spam = await admin.get("/admin/comments", params={"queue": "spam"})
     assert "Comment 2" in spam.text and "Comment 1" not in spam.text
     deleted = await admin.get("/admin/comments", params={"queue": "deleted"})
     assert "Comment 3" in deleted.text  # rejected ones are kept with the deleted
     assert (await read_thread(reader))["thread"]["comment_count"] == 2
-    bad = await submit(admin, "/admin/comments/action", {"action": "approve", "ids": ["x"]},
-                       expect=422)  # fmt: skip
+    bad = await submit(
+        admin, "/admin/comments/action", {"action": "approve", "ids": ["x"]}, expect=422
+    )
     assert "numbers" in bad.text
 
 
@@ -109,8 +113,11 @@ async def test_pinned_comments_come_first_and_featured_ones_are_marked(make_clie
 async def test_edits_keep_the_original_in_the_history(make_client: Any) -> None:
     admin, reader = await site(make_client, moderation="none")
     posted = await post_comment(reader, "I wrote something rude here")
-    await submit(admin, f"/admin/comments/{posted['id']}/edit",
-                 {"body": "I wrote something [edited by a moderator]"})  # fmt: skip
+    await submit(
+        admin,
+        f"/admin/comments/{posted['id']}/edit",
+        {"body": "I wrote something [edited by a moderator]"},
+    )
     [shown] = (await read_thread(reader))["comments"]
     assert "edited by a moderator" in shown["body_html"] and shown["edited_at"]
     detail = await admin.get(f"/admin/comments/{posted['id']}")
@@ -156,8 +163,13 @@ async def test_hiding_a_reply_under_a_placeholder_takes_the_placeholder_away(
 async def test_search_finds_words_names_and_addresses_on_either_engine(make_client: Any) -> None:
     admin, reader = await site(make_client, moderation="none")
     await post_comment(reader, "The harbour budget is a disgrace", author_name="Nadia Petrova")
-    await post_comment(reader, "Ferry timetables changed", author_name="Bo",
-                       author_email="Bo@Example.org", thread="/elsewhere")  # fmt: skip
+    await post_comment(
+        reader,
+        "Ferry timetables changed",
+        author_name="Bo",
+        author_email="Bo@Example.org",
+        thread="/elsewhere",
+    )
     await post_comment(reader, "Nothing to see")
 
     async def found(**params: str) -> list[str]:
@@ -200,8 +212,9 @@ async def test_threads_close_reopen_and_their_own_policy(make_client: Any) -> No
     assert (await post_comment(reader, "Held now", expect=202))["status"] == "pending"
     await submit(admin, "/admin/threads/settings", {"thread": THREAD, "moderation": ""})
     await post_comment(reader, "Back to the site's rule")
-    bad = await submit(admin, "/admin/threads/settings", {"thread": THREAD, "moderation": "x"},
-                       expect=422)  # fmt: skip
+    bad = await submit(
+        admin, "/admin/threads/settings", {"thread": THREAD, "moderation": "x"}, expect=422
+    )
     assert "Pre-moderation is one of" in bad.text
     log = (await admin.get("/admin/audit")).text
     assert "close thread" in log and "reopen thread" in log and "thread policy" in log
@@ -223,8 +236,16 @@ async def test_bans_from_a_comment_then_lifted(make_client: Any) -> None:
     posted = await post_comment(reader, "Trolling", author_email="t@example.org")
     detail = await admin.get(f"/admin/comments/{posted['id']}")
     assert 'name="kinds" value="voter" checked' in detail.text
-    await submit(admin, "/admin/bans", {"comment_id": str(posted["id"]), "kinds": ["voter", "email"],
-                                        "reason": "trolling", "days": "3"})  # fmt: skip
+    await submit(
+        admin,
+        "/admin/bans",
+        {
+            "comment_id": str(posted["id"]),
+            "kinds": ["voter", "email"],
+            "reason": "trolling",
+            "days": "3",
+        },
+    )
     refused = await post_comment(reader, "Again", expect=403)
     assert refused["error"]["code"] == "banned"
     bans = await admin.get("/admin/bans")
@@ -234,8 +255,9 @@ async def test_bans_from_a_comment_then_lifted(make_client: Any) -> None:
     for ban_id in ids:
         await submit(admin, f"/admin/bans/{ban_id}/lift", {})
     await post_comment(reader, "Better now")
-    bad = await submit(admin, "/admin/bans", {"kinds": "email", "email": "not an address"},
-                       expect=422)  # fmt: skip
+    bad = await submit(
+        admin, "/admin/bans", {"kinds": "email", "email": "not an address"}, expect=422
+    )
     assert "not an e-mail address" in bad.text
 
 
@@ -262,8 +284,9 @@ async def test_the_audit_log_records_who_did_what_and_exports(make_client: Any) 
 
 async def test_an_invited_moderator_makes_an_account(make_client: Any, smtp: Any) -> None:
     inbox, port = smtp
-    admin = await dashboard(make_client, smtp_host="127.0.0.1", smtp_port=port,
-                            smtp_security="none")  # fmt: skip
+    admin = await dashboard(
+        make_client, smtp_host="127.0.0.1", smtp_port=port, smtp_security="none"
+    )
     await submit(admin, "/admin/accounts/invite", {"email": "mo@example.org", "role": "moderator"})
     await Worker(admin.kb).drain()
     [mail] = inbox.to("mo@example.org")
@@ -292,12 +315,16 @@ async def test_the_second_factor(make_client: Any) -> None:
     secret = re.search(r"Key: <code>([A-Z2-7]+)</code>", setup.text)
     signed = re.search(r'name="signed" value="([^"]+)"', setup.text)
     assert secret and signed
-    wrong = await admin.post("/admin/account/totp/enable", data={
-        "_csrf_token": csrf_of(setup.text), "signed": signed.group(1), "code": "000000"})  # fmt: skip
+    wrong = await admin.post(
+        "/admin/account/totp/enable",
+        data={"_csrf_token": csrf_of(setup.text), "signed": signed.group(1), "code": "000000"},
+    )
     assert wrong.status_code == 422
     code = pyotp.TOTP(secret.group(1)).now()
-    await admin.post("/admin/account/totp/enable", data={
-        "_csrf_token": csrf_of(setup.text), "signed": signed.group(1), "code": code})  # fmt: skip
+    await admin.post(
+        "/admin/account/totp/enable",
+        data={"_csrf_token": csrf_of(setup.text), "signed": signed.group(1), "code": code},
+    )
     other = await make_client(kb=admin.kb)
     await log_in(other, "admin@example.org", expect=401)  # the password alone is not enough
     await log_in(other, "admin@example.org", code=code, expect=401)  # a used code is spent
@@ -309,13 +336,17 @@ async def test_changing_the_password_ends_other_sessions(make_client: Any) -> No
     admin = await dashboard(make_client)
     elsewhere = await make_client(kb=admin.kb)
     await log_in(elsewhere, "admin@example.org")
-    await submit(admin, "/admin/account/password",
-                 {"password": PASSWORD, "new_password": "another long passphrase"})  # fmt: skip
+    await submit(
+        admin,
+        "/admin/account/password",
+        {"password": PASSWORD, "new_password": "another long passphrase"},
+    )
     assert (await admin.get("/admin/comments")).status_code == 200
     assert (await elsewhere.get("/admin/comments")).status_code == 401
     await log_in(elsewhere, "admin@example.org", password="another long passphrase")
-    wrong = await submit(admin, "/admin/account/password",
-                         {"password": "nope", "new_password": "x" * 12}, expect=403)  # fmt: skip
+    wrong = await submit(
+        admin, "/admin/account/password", {"password": "nope", "new_password": "x" * 12}, expect=403
+    )
     assert "current password is wrong" in wrong.text
 
 
@@ -323,12 +354,18 @@ async def test_approving_drops_the_cached_thread_page(make_client: Any) -> None:
     admin, reader = await site(make_client)
     first = await reader.get("/api/v1/comments", params={"thread": THREAD})
     held = await post_comment(reader, "Held", expect=202)
-    cached = await reader.get("/api/v1/comments", params={"thread": THREAD},
-                              headers={"if-none-match": first.headers["etag"]})  # fmt: skip
+    cached = await reader.get(
+        "/api/v1/comments",
+        params={"thread": THREAD},
+        headers={"if-none-match": first.headers["etag"]},
+    )
     assert cached.status_code in (200, 304)
     await act(admin, held["id"], "approve")
-    fresh = await reader.get("/api/v1/comments", params={"thread": THREAD},
-                             headers={"if-none-match": first.headers["etag"]})  # fmt: skip
+    fresh = await reader.get(
+        "/api/v1/comments",
+        params={"thread": THREAD},
+        headers={"if-none-match": first.headers["etag"]},
+    )
     assert fresh.status_code == 200 and fresh.json()["comments"][0]["id"] == held["id"]
     counts = await reader.get("/api/v1/counts/", params={"thread": THREAD})
     assert counts.json()["counts"][THREAD] == 1

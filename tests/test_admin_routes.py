@@ -79,9 +79,11 @@ async def _try_every_route(client: httpx.AsyncClient, app: Litestar) -> list[str
             continue
         for accept in ("text/html", "application/json"):
             r = await client.request(
-                method, path, headers={"accept": accept, "x-kibitz-csrf": token},
+                method,
+                path,
+                headers={"accept": accept, "x-kibitz-csrf": token},
                 data={"_csrf_token": token} if method == "POST" else None,
-            )  # fmt: skip
+            )
             refused = r.status_code in (401, 403) or (
                 r.status_code == 303 and r.headers["location"].startswith("/admin/login")
             )
@@ -117,15 +119,25 @@ async def test_a_refused_browser_goes_to_the_log_in_page_and_comes_back(make_cli
     )
     page = await client.get(r.headers["location"])
     token = csrf_of(page.text)
-    done = await client.post("/admin/login", data={
-        "_csrf_token": token, "email": "ed@example.org", "password": PASSWORD,
-        "next": "/admin/bans?past=true",
-    })  # fmt: skip
+    done = await client.post(
+        "/admin/login",
+        data={
+            "_csrf_token": token,
+            "email": "ed@example.org",
+            "password": PASSWORD,
+            "next": "/admin/bans?past=true",
+        },
+    )
     assert done.status_code == 303 and done.headers["location"] == "/admin/bans?past=true"
-    evil = await client.post("/admin/login", data={
-        "_csrf_token": token, "email": "ed@example.org", "password": PASSWORD,
-        "next": "https://evil.example/",
-    })  # fmt: skip
+    evil = await client.post(
+        "/admin/login",
+        data={
+            "_csrf_token": token,
+            "email": "ed@example.org",
+            "password": PASSWORD,
+            "next": "https://evil.example/",
+        },
+    )
     assert evil.headers["location"] == "/admin"
     r = await client.get("/admin/bans", headers={"accept": "application/json"})
     assert r.status_code == 200
@@ -136,10 +148,11 @@ async def test_moderators_cannot_manage_accounts(make_client: Any) -> None:
     app = create_app(kb=moderator.kb)
     token = await csrf(moderator, "/admin")
     admin_only = [
-        (m, p) for m, p, h in dashboard_routes(app)
+        (m, p)
+        for m, p, h in dashboard_routes(app)
         if admin_auth.admins_only in [getattr(g, "func", g) for g in h.resolve_guards()]
         and m != "OPTIONS"
-    ]  # fmt: skip
+    ]
     assert {p for _, p in admin_only} >= {"/admin/accounts", "/admin/accounts/invite"}
     for method, path in admin_only:
         r = await moderator.request(

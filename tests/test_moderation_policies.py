@@ -52,8 +52,11 @@ async def test_premoderation_none_publishes_at_once(make_client: Any) -> None:
 async def test_premoderation_everyone_holds_even_trusted_commenters(make_client: Any) -> None:
     client = await moderated(make_client, moderation="everyone", moderation_trust_after=1)
     first = await post_comment(client, "One", expect=202)
-    await client.kb.db.write(lambda c: c.exec_driver_sql(
-        f"UPDATE comments SET status = 'approved' WHERE id = {first['id']}"))  # fmt: skip
+    await client.kb.db.write(
+        lambda c: c.exec_driver_sql(
+            f"UPDATE comments SET status = 'approved' WHERE id = {first['id']}"
+        )
+    )
     held = await post_comment(client, "Two", expect=202)
     assert held["status"] == "pending"
 
@@ -143,8 +146,9 @@ async def test_offensive_language_is_held_and_scored(make_client: Any) -> None:
     calm = await post_comment(client, "I disagree strongly with the mayor's budget.")
     rude = await post_comment(client, "You are a fucking idiot", expect=202)
     assert calm["status"] == "approved" and rude["status"] == "pending"
-    scores = await client.kb.db.read(lambda c: dict(c.exec_driver_sql(
-        "SELECT id, offensive FROM comments").all()))  # fmt: skip
+    scores = await client.kb.db.read(
+        lambda c: dict(c.exec_driver_sql("SELECT id, offensive FROM comments").all())
+    )
     assert scores[rude["id"]] > 0.9 > 0.1 > scores[calm["id"]]
 
 
@@ -164,8 +168,11 @@ async def test_a_filled_honeypot_is_spam_that_nobody_sees(make_client: Any) -> N
     assert bot["status"] == "pending"  # the bot is told nothing useful
     assert await shown(client) == ["<p>I left it empty</p>"]
     assert (await me(client))["pending"] == []  # not even its sender sees it
-    status = await client.kb.db.read(lambda c: c.exec_driver_sql(
-        f"SELECT status FROM comments WHERE id = {bot['id']}").scalar_one())  # fmt: skip
+    status = await client.kb.db.read(
+        lambda c: c.exec_driver_sql(
+            f"SELECT status FROM comments WHERE id = {bot['id']}"
+        ).scalar_one()
+    )
     assert status == "spam"
 
 
@@ -206,8 +213,9 @@ async def test_a_plugin_module_adds_checks(make_client: Any) -> None:
     await post_comment(client, "A calm remark about the harbour")
     await post_comment(client, "THIS IS AN OUTRAGE, TRULY", expect=202)
     await post_comment(client, "Cheap watches here", expect=202)
-    rows = await client.kb.db.read(lambda c: c.exec_driver_sql(
-        "SELECT status, held_for FROM comments ORDER BY id").all())  # fmt: skip
+    rows = await client.kb.db.read(
+        lambda c: c.exec_driver_sql("SELECT status, held_for FROM comments ORDER BY id").all()
+    )
     assert [r[0] for r in rows] == ["approved", "pending", "spam"]
     assert "shouting" in rows[1][1] and "watches" in rows[2][1]
 
@@ -294,8 +302,11 @@ async def test_banned_readers_are_told_they_cannot_post(make_client: Any) -> Non
 
     author = await moderated(make_client, moderation="none")
     posted = await post_comment(author, "Before the ban", author_email="troll@example.org")
-    await bans.ban(author.kb, audit.SYSTEM, bans.BanRequest(
-        kinds=("voter",), reason="trolling", days=7, comment_id=posted["id"]))  # fmt: skip
+    await bans.ban(
+        author.kb,
+        audit.SYSTEM,
+        bans.BanRequest(kinds=("voter",), reason="trolling", days=7, comment_id=posted["id"]),
+    )
     refused = await post_comment(author, "After the ban", expect=403)
     assert refused["error"]["code"] == "banned"
     assert "blocked comments from you until" in refused["error"]["message"]
@@ -307,8 +318,9 @@ async def test_banned_readers_are_told_they_cannot_post(make_client: Any) -> Non
     other = await make_client(kb=author.kb)
     await post_comment(other, "Still fine", author_email="troll@example.org")
     # ... but is by an e-mail ban (any case, any spacing)
-    await bans.ban(author.kb, audit.SYSTEM, bans.BanRequest(
-        kinds=("email",), email="Troll@Example.org"))  # fmt: skip
+    await bans.ban(
+        author.kb, audit.SYSTEM, bans.BanRequest(kinds=("email",), email="Troll@Example.org")
+    )
     await post_comment(other, "Nope", author_email=" TROLL@example.org", expect=403)
 
 
@@ -317,8 +329,9 @@ async def test_ip_bans_expire_and_lift(make_client: Any) -> None:
 
     author = await moderated(make_client, moderation="none")
     posted = await post_comment(author, "From an address")
-    [ban_id] = await bans.ban(author.kb, audit.SYSTEM, bans.BanRequest(
-        kinds=("ip",), comment_id=posted["id"], days=1))  # fmt: skip
+    [ban_id] = await bans.ban(
+        author.kb, audit.SYSTEM, bans.BanRequest(kinds=("ip",), comment_id=posted["id"], days=1)
+    )
     other = await make_client(kb=author.kb)  # same address
     await post_comment(other, "Same address", expect=403)
     elsewhere = reader_at(author.kb, "192.0.2.99")
@@ -326,8 +339,7 @@ async def test_ip_bans_expire_and_lift(make_client: Any) -> None:
         await post_comment(elsewhere, "Another address")
     finally:
         await elsewhere.aclose()
-    await author.kb.db.write(lambda c: c.exec_driver_sql(
-        "UPDATE bans SET expires_at = created_at"))  # fmt: skip
+    await author.kb.db.write(lambda c: c.exec_driver_sql("UPDATE bans SET expires_at = created_at"))
     await post_comment(other, "Expired")
     await author.kb.db.write(lambda c: c.exec_driver_sql("UPDATE bans SET expires_at = NULL"))
     await post_comment(other, "Forever", expect=403)
@@ -342,8 +354,11 @@ async def test_a_shadow_banned_reader_sees_their_comments_and_nobody_else_does(
 
     author = await moderated(make_client, moderation="none")
     posted = await post_comment(author, "Before")
-    await bans.ban(author.kb, audit.SYSTEM, bans.BanRequest(
-        kinds=("voter",), comment_id=posted["id"], shadow=True))  # fmt: skip
+    await bans.ban(
+        author.kb,
+        audit.SYSTEM,
+        bans.BanRequest(kinds=("voter",), comment_id=posted["id"], shadow=True),
+    )
     ghost = await post_comment(author, "Into the void")
     assert ghost["status"] == "approved"  # as far as they can tell
     assert [c["id"] for c in (await me(author))["pending"]] == [ghost["id"]]
