@@ -249,7 +249,8 @@ def _forget_mail(conn: Connection, key: str, ids: list[int]) -> int:
     moderator alerts), sent or not."""
     about = [sa.func.lower(outbox.c.payload).contains(key, autoescape=True)]
     for i in ids:
-        about.append(outbox.c.payload.contains(f'#kibitz-comment-{i}"', autoescape=True))
+        # the comment's link, as JSON keeps it: followed by \\n in the text, \\" in the HTML
+        about.append(outbox.c.payload.contains(f"#kibitz-comment-{i}\\", autoescape=True))
         for prefix in ("moderate", "reported", "edited"):
             about.append(outbox.c.idempotency_key.startswith(f"{prefix}:{i}:", autoescape=True))
     n = 0
