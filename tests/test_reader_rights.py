@@ -16,7 +16,7 @@ from kibitz.db.tables import metadata, outbox
 from kibitz.mail.worker import Worker
 from kibitz.services import audit, bans, rights
 from tests.conftest import Inbox
-from tests.factories import THREAD, flatten, post_comment, read_thread, vote
+from tests.factories import flatten, post_comment, read_thread, vote
 from tests.moderators import csrf, csrf_of, dashboard, submit
 
 pytestmark = pytest.mark.usefixtures("cheap_hashing")
@@ -227,7 +227,7 @@ async def test_erasure_leaves_nothing_behind(make_client: Any, smtp: Any) -> Non
 
 
 async def test_anonymising_keeps_the_text_without_its_author(make_client: Any, smtp: Any) -> None:
-    inbox, port = smtp
+    _, port = smtp
     data = await victims_data(make_client, port, erasure_mode="anonymise")
     kb = data["kb"]
     admin = await dashboard(make_client, kb=kb)
