@@ -8,6 +8,7 @@ Values come from ``KIBITZ_<NAME>`` environment variables, then from an optional 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import re
 import tomllib
@@ -309,6 +310,13 @@ def _validate(s: Settings) -> list[str]:
             bad(name, "must not be negative")
     if not 0 <= s.moderation_offensive_threshold <= 100:
         bad("moderation_offensive_threshold", "must be from 0 to 100")
+    for module in s.moderation_plugins:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            bad("moderation_plugins", f"no module {module!r} can be imported")
     if s.edit_window_seconds < 0:
         bad("edit_window_seconds", "must not be negative")
     if s.page_size > s.max_page_size:

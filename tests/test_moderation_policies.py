@@ -382,3 +382,21 @@ async def test_banned_readers_cannot_vote_or_report(make_client: Any, kind: str)
     assert r.status_code == 403 and r.json()["error"]["code"] == "banned"
     r = await troll.post(f"/api/v1/comments/{target['id']}/report", json={"reason": "spam"})
     assert r.status_code == 403
+
+
+async def test_an_edit_that_adds_what_would_be_held_goes_back_to_the_queue(
+    make_client: Any,
+) -> None:
+    client = await moderated(make_client, moderation="none", moderation_max_links=1)
+    posted = await post_comment(client, "An innocent remark")
+    fine = await client.patch(f"/api/v1/comments/{posted['id']}", json={"body": "Still fine"})
+    assert fine.status_code == 200 and fine.json()["status"] == "approved"
+    spammy = "Buy at https://a.example and https://b.example"
+    r = await client.patch(f"/api/v1/comments/{posted['id']}", json={"body": spammy})
+    assert r.status_code == 200 and r.json()["status"] == "pending"
+    page = await read_thread(client)
+    assert page["comments"] == [] and page["thread"]["comment_count"] == 0
+    history = await client.kb.db.read(
+        lambda c: c.exec_driver_sql("SELECT body_md FROM comment_edits ORDER BY id").scalars().all()
+    )
+    assert history == ["An innocent remark", "Still fine"]
