@@ -76,8 +76,8 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         stop = asyncio.Event()
         task = None
-        # load the offensive-language model now rather than on the first comment
-        warm = asyncio.get_running_loop().run_in_executor(None, offensive.score_now, "warm up")
+        # load the offensive-language model before taking requests, not on the first comment
+        await asyncio.get_running_loop().run_in_executor(None, offensive.score_now, "warm up")
         if settings.worker_in_process:
             worker = Worker(kb)
             kb.wake_worker = worker.wake.set
@@ -88,7 +88,6 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             stop.set()
             if task is not None:
                 await task
-            await warm
             await kb.close()
 
     app = Litestar(

@@ -2,22 +2,26 @@
 the keyboard, ban its author, and the banned reader's next post is refused, told why.
 
 A kibitz of its own (``kibitz serve`` on a fresh SQLite file, pre-moderation of first-time
-commenters as shipped), with its first admin made by ``kibitz admin create``."""
+commenters as shipped), with its first admin made by ``kibitz admin create``. Playwright's
+async API, in the test's own event loop: the sync API's loop would stay running in this test
+worker and break the asynchronous tests that run after it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.async_api import Page, async_playwright, expect
 
-from tests.e2e.conftest import ARTIFACTS, free_port
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port
 
 pytestmark = pytest.mark.browser
 KIBITZ = str(Path(sys.executable).parent / "kibitz")
@@ -75,84 +79,97 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(15)
 
 
-def post_as_reader(page: Page, body: str) -> None:
+async def post_as_reader(page: Page, body: str) -> None:
     """Write a comment in the page's own form (no JavaScript needed), taking a moment."""
-    page.fill("#kb-body", body)
-    page.fill("#kb-author_name", "Rex Reader")
-    time.sleep(1.2)  # people take a while to write; bots that post at once are spam
-    page.click("button:has-text('Post Comment')")
+    await page.fill("#kb-body", body)
+    await page.fill("#kb-author_name", "Rex Reader")
+    await asyncio.sleep(1.2)  # people take a while to write; bots that post at once are spam
+    await page.click("button:has-text('Post Comment')")
 
 
-def test_log_in_approve_ban_and_the_banned_reader_is_refused(site: str, browser: Browser) -> None:
+async def test_log_in_approve_ban_and_the_banned_reader_is_refused(site: str) -> None:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            await moderators_day(site, browser)
+        finally:
+            await browser.close()
+
+
+async def moderators_day(site: str, browser: Any) -> None:
     thread = ARTICLE
     # the reader uses the page's own form, which works without JavaScript (the widget is
     # tested on its own); the moderator's dashboard uses its keyboard shortcuts
-    reader_ctx = browser.new_context(locale="en-GB", java_script_enabled=False)
-    mod_ctx = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
+    reader_ctx = await browser.new_context(locale="en-GB", java_script_enabled=False)
+    mod_ctx = await browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     try:
-        reader = reader_ctx.new_page()
+        reader = await reader_ctx.new_page()
         reader.on("pageerror", lambda e: errors.append(str(e)))
-        reader.goto(f"{site}{ARTICLE}")
+        await reader.goto(f"{site}{ARTICLE}")
         # the honeypot: off the screen, out of the tab order and of the accessibility tree
-        expect(reader.locator("#kb-homepage")).not_to_be_in_viewport()
-        expect(reader.locator(".kb-hp")).to_have_attribute("aria-hidden", "true")
-        post_as_reader(reader, "First time here: is the ferry running on Sunday?")
-        expect(reader.locator(".kb-notice")).to_contain_text("awaiting moderation")
-        expect(reader.locator(".kb-pending")).to_contain_text("ferry running")
-        expect(reader.locator(".kb-pending .kb-badge")).to_have_text("Awaiting moderation")
+        await expect(reader.locator("#kb-homepage")).not_to_be_in_viewport()
+        await expect(reader.locator(".kb-hp")).to_have_attribute("aria-hidden", "true")
+        await post_as_reader(reader, "First time here: is the ferry running on Sunday?")
+        await expect(reader.locator(".kb-notice")).to_contain_text("awaiting moderation")
+        await expect(reader.locator(".kb-pending")).to_contain_text("ferry running")
+        await expect(reader.locator(".kb-pending .kb-badge")).to_have_text("Awaiting moderation")
 
-        mod = mod_ctx.new_page()
+        mod = await mod_ctx.new_page()
         mod.on("pageerror", lambda e: errors.append(str(e)))
-        mod.goto(f"{site}/admin")
-        expect(mod).to_have_url(f"{site}/admin/login?next=%2Fadmin")
-        mod.fill("#email", EMAIL)
-        mod.fill("#password", "not the passphrase")
-        mod.click("button:has-text('Log in')")
-        expect(mod.locator(".error")).to_contain_text("Wrong e-mail address, password or code")
-        mod.fill("#email", EMAIL)
-        mod.fill("#password", PASSWORD)
-        mod.click("button:has-text('Log in')")
-        expect(mod.locator(".tabs a[aria-current]")).to_contain_text("Pending")
+        await mod.goto(f"{site}/admin")
+        await expect(mod).to_have_url(f"{site}/admin/login?next=%2Fadmin")
+        await mod.fill("#email", EMAIL)
+        await mod.fill("#password", "not the passphrase")
+        await mod.click("button:has-text('Log in')")
+        await expect(mod.locator(".error")).to_contain_text(
+            "Wrong e-mail address, password or code"
+        )
+        await mod.fill("#email", EMAIL)
+        await mod.fill("#password", PASSWORD)
+        await mod.click("button:has-text('Log in')")
+        await expect(mod.locator(".tabs a[aria-current]")).to_contain_text("Pending")
         item = mod.locator(".item", has_text="ferry running")
-        expect(item).to_be_visible()
-        expect(item.locator(".badge.reason")).to_have_text("first time")
+        await expect(item).to_be_visible()
+        await expect(item.locator(".badge.reason")).to_have_text("first time")
         ARTIFACTS.mkdir(exist_ok=True)
-        mod.screenshot(path=str(ARTIFACTS / "admin-queue.png"), full_page=True)
-        mod.keyboard.press("j")  # the first comment of the queue
-        expect(item).to_have_class("item status-pending current")
-        mod.keyboard.press("a")  # approve it
-        expect(mod.locator(".notice")).to_have_text("1 comment approved.")
-        expect(mod.locator(".item", has_text="ferry running")).to_have_count(0)
+        await mod.screenshot(path=str(ARTIFACTS / "admin-queue.png"), full_page=True)
+        await mod.keyboard.press("j")  # the first comment of the queue
+        await expect(item).to_have_class("item status-pending current")
+        await mod.keyboard.press("a")  # approve it
+        await expect(mod.locator(".notice")).to_have_text("1 comment approved.")
+        await expect(mod.locator(".item", has_text="ferry running")).to_have_count(0)
 
-        reader.goto(f"{site}{ARTICLE}")
-        expect(reader.locator("#kb-count")).to_have_text("1 Comment")
-        expect(reader.locator(".kb-list .kb-body")).to_contain_text("ferry running")
+        await reader.goto(f"{site}{ARTICLE}")
+        await expect(reader.locator("#kb-count")).to_have_text("1 Comment")
+        await expect(reader.locator(".kb-list .kb-body")).to_contain_text("ferry running")
 
-        mod.goto(f"{site}/admin/comments?queue=approved&thread={thread}")
-        mod.locator(".item", has_text="ferry running").get_by_text("Edit, ban…").click()
-        mod.fill("#reason", "e2e: testing the ban")
-        mod.fill("#days", "2")
-        mod.click("#ban button:has-text('Ban')")
-        expect(mod.locator(".notice")).to_contain_text("Banned")
+        await mod.goto(f"{site}/admin/comments?queue=approved&thread={thread}")
+        await mod.locator(".item", has_text="ferry running").get_by_text("Edit, ban…").click()
+        await mod.fill("#reason", "e2e: testing the ban")
+        await mod.fill("#days", "2")
+        await mod.click("#ban button:has-text('Ban')")
+        await expect(mod.locator(".notice")).to_contain_text("Banned")
 
-        reader.goto(f"{site}{ARTICLE}")
-        expect(reader.locator(".kb-banned")).to_contain_text(
+        await reader.goto(f"{site}{ARTICLE}")
+        await expect(reader.locator(".kb-banned")).to_contain_text(
             "You cannot post here: a moderator has blocked comments from you until"
         )
-        expect(reader.locator("#kb-body")).to_have_count(0)
+        await expect(reader.locator("#kb-body")).to_have_count(0)
         # and a post sent anyway, by the API with the reader's cookies, is refused and says why
-        r = reader_ctx.request.post(
+        r = await reader_ctx.request.post(
             f"{site}/api/v1/comments",
             data={"thread": thread, "body": "Let me back in", "author_name": "Rex"},
         )
-        assert r.status == 403 and r.json()["error"]["code"] == "banned"
+        assert r.status == 403 and (await r.json())["error"]["code"] == "banned"
 
-        mod.goto(f"{site}/admin/audit")
-        expect(mod.locator("tbody tr").first).to_contain_text("ban")
-        expect(mod.locator("tbody")).to_contain_text("approve")
-        expect(mod.locator("tbody")).to_contain_text("Eda Editor")
+        await mod.goto(f"{site}/admin/audit")
+        await expect(mod.locator("tbody tr").first).to_contain_text("ban")
+        await expect(mod.locator("tbody")).to_contain_text("approve")
+        await expect(mod.locator("tbody")).to_contain_text("Eda Editor")
     finally:
-        reader_ctx.close()
-        mod_ctx.close()
+        await reader_ctx.close()
+        await mod_ctx.close()
     assert errors == []
