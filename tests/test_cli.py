@@ -101,7 +101,7 @@ def test_serve_migrates_and_answers(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # migrations and the moderation model load first
         while True:
             try:
                 if httpx.get(f"{base}/healthz").status_code == 200:
