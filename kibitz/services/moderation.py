@@ -74,7 +74,7 @@ def _apply(
                 now=now,
             )
             return key, None
-        extra: dict[str, Any] = {"deleted_at": now} if status == "deleted" else {}
+        extra: dict[str, Any] = {"deleted_at": now if status == "deleted" else None}
         if status != "approved":
             extra["pinned_at"] = None  # a pinned comment that goes away is no longer pinned
         change_status(conn, kb, row, status, key=key, now=now, **extra)
