@@ -3,7 +3,7 @@ public abuse corpora, that ships inside the ``alt-profanity-check`` package and 
 
 Why this model: it installs from PyPI with a current scikit-learn (its releases pin the
 scikit-learn version its model was pickled with, so loading it never warns), needs no network
-and no GPU, scores a comment in about a millisecond, and gives a probability rather than a
+and no GPU, scores a comment in about 5 ms of CPU, and gives a probability rather than a
 yes/no, so the site chooses its threshold and moderators see how sure it is. Word lists
 (better-profanity and the like) miss insults without swear words and flag quoted words; large
 transformer models (Detoxify) need torch and hundreds of megabytes of weights from a hub.
