@@ -3,6 +3,7 @@ moderators; and the password hashing the accounts get."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -131,3 +132,22 @@ def _empty(tmp: Path) -> Path:
     path = tmp / "kibitz.toml"
     path.write_text("")
     return path
+
+
+def test_a_readers_data_from_the_shell(tmp_path: Path) -> None:
+    assert run(tmp_path, "demo").returncode == 0  # the reference discussion
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "k.db")
+    db.execute("UPDATE comments SET author_email = 'al@example.org' WHERE id = 1")
+    db.commit()
+    exported = run(tmp_path, "reader", "export", "AL@example.org")
+    assert exported.returncode == 0
+    assert [c["id"] for c in json.loads(exported.stdout)["comments"]] == [1]
+    refused = run(tmp_path, "reader", "erase", "al@example.org", stdin="n\n")
+    assert refused.returncode == 1
+    erased = run(tmp_path, "reader", "erase", "al@example.org", "--yes")
+    assert erased.returncode == 0 and erased.stdout.startswith("erased 1 comments")
+    left = db.execute("SELECT count(*) FROM comments WHERE author_email IS NOT NULL").fetchone()
+    assert left == (0,)
+    db.close()
