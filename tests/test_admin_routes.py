@@ -241,3 +241,17 @@ async def test_log_out_ends_the_session_and_disabled_accounts_lose_theirs(make_c
 async def test_the_public_dashboard_pages_need_no_session(client: Any, path: str) -> None:
     r = await client.get(path, params={"token": "x"} if path == "/admin/invite" else None)
     assert r.status_code in (200, 403)  # an invitation page refuses a bad token itself
+
+
+async def test_moderation_outside_the_dashboard_needs_a_signed_link(make_client: Any) -> None:
+    """The mail links (approve/reject, erase one's data) are authorised by their signed token
+    alone: without a genuine one they refuse and change nothing."""
+    client = await make_client(moderation="everyone")
+    held = await post_comment(client, "Waiting", expect=202)
+    token = await csrf(client, "/my-data")
+    for path in ("/moderate", "/my-data/erase"):
+        for forged in ("", f"{held['id']}:approve:9999999999.abc", "garbage"):
+            r = await client.post(path, data={"_csrf_token": token, "token": forged})
+            assert r.status_code in (403, 422), (path, forged, r.status_code)
+    query = sa.select(comments.c.status).where(comments.c.id == held["id"])
+    assert await client.kb.db.read(lambda c: c.execute(query).scalar_one()) == "pending"
