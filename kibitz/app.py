@@ -24,8 +24,10 @@ from kibitz import __version__
 from kibitz.context import Kibitz
 from kibitz.mail.worker import Worker
 from kibitz.metrics import Metrics
+from kibitz.services import offensive
 from kibitz.settings import Settings, load_settings
 from kibitz.web import (
+    admin,
     api,
     embed,
     errors,
@@ -35,6 +37,7 @@ from kibitz.web import (
     moderation,
     ops,
     pages,
+    rights,
     subscriptions,
 )
 
@@ -88,6 +91,8 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
         await kb.start()  # the bus between processes and the live hub
         stop = asyncio.Event()
         task = None
+        # load the offensive-language model before taking requests, not on the first comment
+        await asyncio.get_running_loop().run_in_executor(None, offensive.score_now, "warm up")
         if settings.worker_in_process:
             worker = Worker(kb)
             kb.wake_worker = worker.wake.set
@@ -130,6 +135,10 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             live.stream,
             ops.readyz,
             ops.metrics,
+            # moderation: the dashboard (every route behind its guard), log-in, reader rights
+            admin.router(),
+            *admin.PUBLIC_ROUTES,
+            *rights.ROUTES,
         ],
         exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
         before_send=[security_headers],

@@ -18,6 +18,9 @@ class Reader(Struct, frozen=True):
 
     voter_id: str | None = None
     ip_hash: str | None = None
+    # for moderation checks (plugins) in this request only; never stored
+    ip: str | None = None
+    user_agent: str | None = None
 
 
 class Author(Struct, frozen=True):
@@ -43,6 +46,10 @@ class Comment(Struct):
     status: PublicStatus
     votes: Votes
     replies: list[Comment] = msgspec.field(default_factory=list)
+    # pinned by a moderator: shown first in the thread
+    pinned: bool = False
+    # picked out by a moderator as worth reading
+    featured: bool = False
 
 
 class PostedComment(Comment, kw_only=True):
@@ -96,6 +103,10 @@ class NewComment(Struct, forbid_unknown_fields=False):
     notify: Literal["none", "thread", "replies"] = "none"
     # and replies to this comment in particular
     notify_replies: bool = False
+    # a field people never see and bots fill in: anything here marks the comment as spam
+    honeypot: str | None = None
+    # from GET /api/v1/me (or the page's form): when the form was shown, for the fill time
+    form_token: str | None = None
 
 
 class NewSubscription(Struct):
@@ -141,3 +152,35 @@ class ErrorDetail(Struct, omit_defaults=True):
 
 class ErrorBody(Struct):
     error: ErrorDetail
+
+
+class ReportIn(Struct):
+    reason: Literal["spam", "abuse", "off_topic", "other"]
+    note: str = ""
+
+
+class ReportResult(Struct):
+    status: Literal["reported", "already_reported"]
+
+
+class RightsRequest(Struct):
+    email: str
+
+
+class Ban(Struct):
+    """Why the reader cannot post (for the widget to say so before they write)."""
+
+    code: str
+    message: str
+    until: datetime | None
+
+
+class Me(Struct):
+    """The reader's own state in a thread: never cached, never shown to anyone else."""
+
+    votes: dict[str, int]
+    # their comments that wait for a moderator, shown only to them ("awaiting moderation")
+    pending: list[Comment]
+    # send back as NewComment.form_token (the minimum time to fill the form)
+    form_token: str
+    ban: Ban | None = None

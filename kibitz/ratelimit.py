@@ -43,6 +43,13 @@ RATE_LIMITS: dict[str, tuple[int, int]] = {
     "checkout.site": (300, 3600),
     "donor_link.ip": (10, 3600),
     "donor_link.email": (3, 3600),
+    # moderation: reader reports, moderators' log-ins, reader-rights requests
+    "report.voter": (10, 3600),
+    "report.ip": (100, 3600),
+    "login.ip": (20, 900),
+    "login.account": (5, 900),
+    "rights.ip": (10, 3600),
+    "rights.email": (3, 3600),
 }
 
 

@@ -40,6 +40,7 @@ async def load(kb: Kibitz) -> articles.Article:
             ),
             Reader(voter_id=f"reference-author-{item['id']}"),
             at=article.published_at + timedelta(minutes=item["minutes"]),
+            checks=False,  # the publisher's own sample discussion, not readers' comments
         )
         ids[item["id"]] = posted.id
         up, down = item.get("votes", [0, 0])

@@ -42,6 +42,11 @@ class Signer:
             return value
         return None
 
+    def keyed_hash(self, purpose: str, value: str) -> str:
+        """A hash only this site can compute: matches a value without storing it."""
+        msg = f"{purpose}\x00{value}".encode()
+        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()[:32]
+
     def ip_hash(self, ip: str | None) -> str | None:
         """A keyed hash of the address (IPv6 by its /64), usable only for counting."""
         if not ip:

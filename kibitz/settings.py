@@ -8,6 +8,7 @@ Values come from ``KIBITZ_<NAME>`` environment variables, then from an optional 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import re
 import tomllib
@@ -94,8 +95,12 @@ class Settings:
     )
     page_size: int = _s(50, "Top-level comments on the first page of a thread.")
     max_page_size: int = _s(200, "Largest `limit` a client may ask for.")
-    moderation: Literal["none", "all"] = _s(
-        "none", "Hold comments for approval: `none` or `all`.", choices=("none", "all")
+    moderation: Literal["none", "first-time", "everyone", "all"] = _s(
+        "first-time",
+        "Pre-moderation: hold `none`, the comments of `first-time` commenters (until they are "
+        "trusted), or `everyone`'s (`all` is an older name for `everyone`). Threads may "
+        "override it.",
+        choices=("none", "first-time", "everyone", "all"),
     )
     markdown_images: bool = _s(False, "Render Markdown images (otherwise their alt text).")
     links_new_tab: bool = _s(True, "Links in comments open in a new tab.")
@@ -171,6 +176,47 @@ class Settings:
         "https://api.stripe.com", "Stripe's API address (change only for a proxy or a test "
         "stand-in).",
     )  # fmt: skip
+    # -- moderation (see docs/moderation.md)
+    moderation_trust_after: int = _s(
+        3,
+        "In `first-time` mode, a commenter (their voter cookie) with this many approved "
+        "comments is trusted and skips the queue.",
+    )
+    moderation_max_links: int = _s(2, "Hold comments with more links than this.")
+    moderation_block_words: list[str] = _s(
+        [], "Hold comments with any of these words or phrases (whole words, any case)."
+    )
+    moderation_block_domains: list[str] = _s(
+        [], "Hold comments that link to these domains or their subdomains."
+    )
+    moderation_repeat_seconds: int = _s(
+        86_400,
+        "Hold a comment that repeats one posted this recently, by the same reader or (40+ "
+        "characters) by anyone; 0 turns the check off.",
+    )
+    moderation_min_fill_seconds: int = _s(
+        3, "A comment sent sooner than this after its form was shown is taken for spam."
+    )
+    moderation_offensive_threshold: int = _s(
+        90,
+        "Hold comments whose offensive-language score (0-100, from the offline model) is "
+        "above this; 100 turns holding off (the score is still shown).",
+    )
+    moderation_reports_to_hold: int = _s(
+        3, "Reader reports after which a published comment is held for review."
+    )
+    moderation_plugins: list[str] = _s(
+        [],
+        "Modules with extra checks to load (pluggy hooks); installed packages that declare a "
+        "`kibitz` entry point load by themselves.",
+    )
+    erasure_mode: Literal["delete", "anonymise"] = _s(
+        "delete",
+        "When a reader's data is erased, `delete` their comments (replies keep a placeholder) "
+        "or `anonymise` them (the text stays, without name, address or cookies).",
+        choices=("delete", "anonymise"),
+    )
+    admin_session_hours: int = _s(168, "How long a moderator stays logged in.")
 
     # -- speed
     cache_max_bytes: int = _s(64 * 1024 * 1024, "Memory for cached thread pages and counts.")
@@ -250,6 +296,11 @@ class Settings:
     @property
     def origins(self) -> frozenset[str]:
         return frozenset([self.public_origin, *(o.rstrip("/") for o in self.allowed_origins)])
+
+    @property
+    def premoderation(self) -> str:
+        """The site's pre-moderation mode, with the older name `all` read as `everyone`."""
+        return "everyone" if self.moderation == "all" else self.moderation
 
     @property
     def cookie_secure(self) -> bool:
@@ -352,6 +403,22 @@ def _validate(s: Settings) -> list[str]:
     for name in positive:
         if getattr(s, name) < 1:
             bad(name, "must be at least 1")
+    for name in ("moderation_trust_after", "moderation_reports_to_hold", "admin_session_hours"):
+        if getattr(s, name) < 1:
+            bad(name, "must be at least 1")
+    for name in ("moderation_max_links", "moderation_repeat_seconds",
+                 "moderation_min_fill_seconds"):  # fmt: skip
+        if getattr(s, name) < 0:
+            bad(name, "must not be negative")
+    if not 0 <= s.moderation_offensive_threshold <= 100:
+        bad("moderation_offensive_threshold", "must be from 0 to 100")
+    for module in s.moderation_plugins:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            bad("moderation_plugins", f"no module {module!r} can be imported")
     if s.edit_window_seconds < 0:
         bad("edit_window_seconds", "must not be negative")
     if s.page_size > s.max_page_size:

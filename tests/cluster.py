@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from tests.conftest import SECRET
+from tests.conftest import NO_MODERATION_ENV, SECRET
 from tests.sse import free_port
 
 KIBITZ = str(Path(sys.executable).with_name("kibitz"))
@@ -63,7 +63,7 @@ def spawn(tmp_path: Path, database_url: str, **settings: str) -> Process:
         "PATH": os.environ["PATH"], "KIBITZ_DATABASE_URL": database_url,
         "KIBITZ_SECRET_KEY": SECRET, "KIBITZ_PUBLIC_URL": "http://127.0.0.1:8000",
         "KIBITZ_WORKER_IN_PROCESS": "false", "KIBITZ_LOG_LEVEL": "info",
-        "KIBITZ_AUTO_MIGRATE": "false",
+        "KIBITZ_AUTO_MIGRATE": "false", **NO_MODERATION_ENV,
         **{f"KIBITZ_{k.upper()}": v for k, v in settings.items()},
     }  # fmt: skip
     log = tmp_path / f"kibitz-{port}.log"

@@ -130,8 +130,22 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+# tests of other features post freely; moderation's own tests turn on what they test
+NO_MODERATION: dict[str, Any] = {
+    "moderation": "none",
+    "moderation_repeat_seconds": 0,
+    "moderation_offensive_threshold": 100,
+    "moderation_max_links": 1000,
+    "moderation_min_fill_seconds": 0,
+}
+# the same for a real ``kibitz serve`` process
+NO_MODERATION_ENV = {f"KIBITZ_{name.upper()}": str(v) for name, v in NO_MODERATION.items()}
+
+
 def test_settings(database_url: str, **overrides: Any) -> Settings:
-    base = Settings(database_url=database_url, secret_key=SECRET, public_url=ORIGIN)
+    base = Settings(
+        database_url=database_url, secret_key=SECRET, public_url=ORIGIN, **NO_MODERATION
+    )
     return replace(base, **overrides)
 
 
@@ -229,3 +243,14 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
     controller.start()
     yield inbox, port
     controller.stop()
+
+
+@pytest.fixture
+def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at its cheapest, for tests that log in often (the real cost is tested once)."""
+    from argon2 import PasswordHasher
+
+    from kibitz.services import accounts
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(accounts, "hasher", cheap)

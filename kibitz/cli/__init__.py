@@ -1,6 +1,6 @@
 """The ``kibitz`` command. Each module adds the commands of one concern to ``main``."""
 
-from kibitz.cli import content, core, funding, mail
+from kibitz.cli import admin, content, core, funding, mail, readers
 from kibitz.cli.base import main
 
-__all__ = ["content", "core", "funding", "mail", "main"]
+__all__ = ["admin", "content", "core", "funding", "mail", "main", "readers"]

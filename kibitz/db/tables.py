@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Connection,
     DateTime,
     Dialect,
     Float,
@@ -541,3 +542,166 @@ events = Table(
     CheckConstraint("kind IN ('comment', 'edit', 'delete', 'vote', 'thread')", name="kind_known"),
 )
 Index("ix_events_created", events.c.created_at)
+# -- moderation: accounts, bans, reports, edit history, the audit log
+# (columns of comments and threads that moderation adds are appended here, to keep merges easy)
+
+MODERATION_MODES = ("none", "first-time", "everyone")
+for _column in (
+    # why a comment was held or marked spam: JSON [{"code", "note"}] of the checks' findings
+    Column("held_for", Text, nullable=True),
+    # the offensive-language model's probability, 0..1, shown to moderators
+    Column("offensive", Float, nullable=True),
+    # of the body normalised (case, spaces, punctuation): finds repeats of a recent comment
+    Column("body_hash", String(64), nullable=True),
+    # a pinned (sticky) top-level comment is shown first in its thread
+    Column("pinned_at", UTCDateTime, nullable=True),
+    Column("featured", Boolean, nullable=False, server_default=text("false")),
+):
+    comments.append_column(_column)
+# queues across all threads, newest first
+Index("ix_comments_status_recent", comments.c.status, comments.c.created_at, comments.c.id)
+# a reader's comments: trust, their own pending comments, their history
+Index("ix_comments_voter", comments.c.voter_id, comments.c.status)
+Index("ix_comments_body_hash", comments.c.body_hash, comments.c.created_at)
+# the few pinned comments of a thread, read with its first page
+_pinned = text("pinned_at IS NOT NULL")
+Index("ix_comments_pinned", comments.c.thread_id, sqlite_where=_pinned, postgresql_where=_pinned)
+
+# a thread's own pre-moderation mode (NULL: the site's setting). The new columns of existing
+# tables are checked in code: a CHECK added to a SQLite table means rebuilding the table.
+threads.append_column(Column("moderation", String(16), nullable=True))
+
+ROLES = ("admin", "moderator")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("email_key", String(254), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    # admins also manage accounts; moderators moderate
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    # base32 TOTP secret once the second factor is set up, and the last time step used
+    Column("totp_secret", String(64), nullable=True),
+    Column("totp_last_step", BigInteger, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_login_at", UTCDateTime, nullable=True),
+    Column("disabled_at", UTCDateTime, nullable=True),
+    CheckConstraint("role IN ('admin', 'moderator')", name="role_known"),
+    CheckConstraint("length(name) > 0", name="name_not_empty"),
+)
+
+admin_sessions = Table(
+    "admin_sessions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    # the cookie holds the token; the database only its hash
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+)
+Index("ix_admin_sessions_account", admin_sessions.c.account_id)
+
+invites = Table(
+    "invites",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_by", Id, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    CheckConstraint("role IN ('admin', 'moderator')", name="role_known"),
+)
+
+BAN_KINDS = ("email", "voter", "ip")
+
+bans = Table(
+    "bans",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("kind", String(8), nullable=False),
+    # never an address: a keyed hash of the e-mail address, the voter id, the keyed IP hash
+    Column("value", String(64), nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    # the banned reader is not told: their comments look posted to them, and to nobody else
+    Column("shadow", Boolean, nullable=False, server_default=text("false")),
+    Column("comment_id", Id, ForeignKey("comments.id", ondelete="SET NULL"), nullable=True),
+    Column("created_by", Id, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("lifted_at", UTCDateTime, nullable=True),
+    CheckConstraint("kind IN ('email', 'voter', 'ip')", name="kind_known"),
+)
+Index("ix_bans_value", bans.c.kind, bans.c.value)
+
+REPORT_REASONS = ("spam", "abuse", "off_topic", "other")
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("note", String(500), nullable=False, server_default=""),
+    Column("voter_id", String(64), nullable=False),
+    Column("ip_hash", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    # a moderator looked at the comment since (approved it again, or removed it)
+    Column("resolved_at", UTCDateTime, nullable=True),
+    UniqueConstraint("comment_id", "voter_id", name="uq_reports_comment_voter"),
+    CheckConstraint("reason IN ('spam', 'abuse', 'off_topic', 'other')", name="reason_known"),
+)
+Index("ix_reports_open", reports.c.resolved_at, reports.c.comment_id)
+Index("ix_reports_voter", reports.c.voter_id)
+
+# every earlier version of an edited comment
+comment_edits = Table(
+    "comment_edits",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),
+    # who edited: a moderator, or NULL for the comment's author
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True),
+    Column("body_md", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_comment_edits_comment", comment_edits.c.comment_id, comment_edits.c.id)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True),
+    # who, as shown then: an account's name, "mail link", "reports", "reader"
+    Column("actor", String(100), nullable=False),
+    Column("action", String(40), nullable=False),
+    # "comment:12", "thread:/2021/06/x", "ban:3", "account:2"
+    Column("target", String(600), nullable=False),
+    # JSON of what changed, before and after
+    Column("before", Text, nullable=True),
+    Column("after", Text, nullable=True),
+)
+Index("ix_audit_log_at", audit_log.c.at, audit_log.c.id)
+Index("ix_audit_log_target", audit_log.c.target)
+
+
+@event.listens_for(comments, "after_create")
+def _create_search(_target: Any, conn: Connection, **_kw: Any) -> None:
+    from kibitz.db import search  # full-text search objects live beside the tables
+
+    search.create(conn)
+
+
+@event.listens_for(comments, "before_drop")
+def _drop_search(_target: Any, conn: Connection, **_kw: Any) -> None:
+    from kibitz.db import search
+
+    search.drop(conn)

@@ -136,6 +136,13 @@ def positions(conn: Connection, keys: list[str]) -> dict[str, int]:
     return {r.key: r.event_seq for r in conn.execute(query)}
 
 
+def forget(conn: Connection, thread_ids: set[int]) -> None:
+    """Drop these threads' logged events (an erasure: they may quote the reader). Streams
+    resuming from before that see the hole and reload the thread (``reset``)."""
+    if thread_ids:
+        conn.execute(sa.delete(events).where(events.c.thread_id.in_(sorted(thread_ids))))
+
+
 def prune(conn: Connection, before: datetime) -> int:
     result = conn.execute(sa.delete(events).where(events.c.created_at < before))
     return int(result.rowcount or 0)

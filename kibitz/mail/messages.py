@@ -108,25 +108,77 @@ def digest(
     )  # fmt: skip
 
 
+OCCASIONS = {
+    "reported": "held after reader reports",
+    "edited": "held again after its author edited it",
+}
+
+
 def moderation(
     kb: Kibitz, *, email: str, held: bool, author: str, body_md: str, thread: str,
-    approve: str | None, reject: str | None,
+    approve: str | None, reject: str | None, dashboard: str = "", occasion: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     site = kb.settings.site_name
     subject = (f"[{site}] Comment waiting for approval on {thread}" if held
                else f"[{site}] New comment on {thread}")  # fmt: skip
+    if occasion in OCCASIONS:
+        subject = f"[{site}] Comment {OCCASIONS[occasion]} on {thread}"
     actions = f"\nApprove: {approve}\nReject: {reject}\n" if approve and reject else ""
+    if dashboard:
+        actions += f"In the dashboard: {dashboard}\n"
     text = f"{author} wrote on {thread}:\n\n{body_md}\n{actions}"
     links = ""
     if approve and reject:
         links = (f'<p><a href="{escape(approve)}">Approve</a> · '
                  f'<a href="{escape(reject)}">Reject</a></p>')  # fmt: skip
+    if dashboard:
+        links += f'<p><a href="{escape(dashboard)}">Open in the dashboard</a></p>'
     html = _page(
         kb,
         f"<p><strong>{escape(author)}</strong> wrote on {escape(thread)}:</p>"
         f'<pre style="white-space:pre-wrap">{escape(body_md)}</pre>{links}',
     )
     return _mail(email, subject, text, html)
+
+
+def invitation(
+    kb: Kibitz, email: str, inviter: str, role: str, link: str, hours: int
+) -> dict[str, Any]:
+    site = kb.settings.site_name
+    text = (
+        f"{inviter} invites you to moderate the comments on {site} (as {role}).\n\n"
+        f"Make your account here within {hours} hours:\n{link}\n\n"
+        "If you did not expect this, ignore this mail."
+    )
+    html = _page(
+        kb,
+        f"<p>{escape(inviter)} invites you to moderate the comments on {escape(site)} "
+        f"(as {escape(role)}).</p>"
+        f'<p><a href="{escape(link)}">Make your account</a> within {hours} hours.</p>'
+        "<p>If you did not expect this, ignore this mail.</p>",
+    )
+    return _mail(email, f"You are invited to moderate {site}", text, html)
+
+
+def rights(kb: Kibitz, email: str, download: str, erase: str, hours: int) -> dict[str, Any]:
+    """The links that let a reader download or erase what kibitz holds about their address."""
+    site = kb.settings.site_name
+    text = (
+        f"Someone, hopefully you, asked {site} about the data it holds for this address.\n\n"
+        f"Download everything: {download}\n"
+        f"Erase everything (asks once more before it does): {erase}\n\n"
+        f"The links work for {hours} hours. If it was not you, ignore this mail."
+    )
+    html = _page(
+        kb,
+        f"<p>Someone, hopefully you, asked {escape(site)} about the data it holds for this "
+        "address.</p>"
+        f'<p><a href="{escape(download)}">Download everything</a></p>'
+        f'<p><a href="{escape(erase)}">Erase everything</a> (asks once more before it does)'
+        "</p>"
+        f"<p>The links work for {hours} hours. If it was not you, ignore this mail.</p>",
+    )
+    return _mail(email, f"Your data on {site}", text, html)
 
 
 def test_mail(kb: Kibitz, email: str) -> dict[str, Any]:

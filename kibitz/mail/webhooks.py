@@ -17,7 +17,10 @@ from sqlalchemy import Connection
 from kibitz.mail import outbox
 from kibitz.settings import Settings
 
-EVENTS = ("comment.created", "comment.approved", "comment.deleted", "vote.changed")
+EVENTS = (
+    "comment.created", "comment.approved", "comment.deleted", "vote.changed",
+    "comment.hidden",  # a published comment was held, rejected or marked spam by moderation
+)  # fmt: skip
 
 
 def secret_bytes(secret: str) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
 from datetime import datetime, timedelta
@@ -10,9 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from kibitz import markdown
+from kibitz import markdown, plugins
 from kibitz.context import Kibitz
-from kibitz.db.tables import comments, threads
+from kibitz.db.tables import UTCDateTime, comment_edits, comments, threads
 from kibitz.live import events as live
 from kibitz.mail import outbox, webhooks
 from kibitz.models import (
@@ -21,11 +22,14 @@ from kibitz.models import (
     CommentEdit,
     NewComment,
     PostedComment,
+    PublicStatus,
     Reader,
     Votes,
 )
+from kibitz.plugins import Candidate, Finding
 from kibitz.security import hash_token, new_token
-from kibitz.services import moderator_alerts, subscriptions
+from kibitz.services import bans, moderator_alerts, policies, subscriptions
+from kibitz.services import offensive as offensive_model
 from kibitz.services import threads as thread_service
 from kibitz.services.addresses import check_email
 from kibitz.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -41,14 +45,17 @@ PUBLIC_COLUMNS = [
     for name in (
         "id", "parent_id", "root_id", "depth", "status", "author_name", "author_url",
         "body_html", "created_at", "edited_at", "up", "down", "score", "wilson", "reply_count",
+        "pinned_at", "featured",
     )
 ]  # fmt: skip
 
-# a comment a reader can see: approved, or a deleted placeholder that still has replies
-VISIBLE = sa.or_(
-    comments.c.status == "approved",
-    sa.and_(comments.c.status == "deleted", comments.c.reply_count > 0),
-)
+# a comment on the page: approved, or a placeholder (deleted, or removed by moderation) that
+# still has replies on the page
+VISIBLE = sa.or_(comments.c.status == "approved", comments.c.reply_count > 0)
+
+
+def on_page(status: str, reply_count: int) -> bool:
+    return status == "approved" or reply_count > 0
 
 
 def _clean_line(value: str) -> str:
@@ -105,18 +112,32 @@ def render(settings: Settings, body: str) -> str:
     return markdown.render(body, images=settings.markdown_images, new_tab=settings.links_new_tab)
 
 
-def public(row: Any) -> Comment:
-    deleted = row.status == "deleted"
+def public(row: Any, *, placeholder: bool = False) -> Comment:
+    """The comment as its author may see it; with ``placeholder``, as a thread shows a
+    comment that is not published but has replies: "[deleted]", without name or text."""
+    hidden = placeholder or row.status == "deleted"
+    status: PublicStatus = "pending"
+    if placeholder or row.status == "deleted":
+        status = "deleted"
+    elif row.status == "approved":
+        status = "approved"
     return Comment(
         id=row.id,
         parent_id=row.parent_id,
-        author=Author(None, None) if deleted else Author(row.author_name, row.author_url),
-        body_html="" if deleted else row.body_html,
+        author=Author(None, None) if hidden else Author(row.author_name, row.author_url),
+        body_html="" if hidden else row.body_html,
         created_at=row.created_at,
         edited_at=row.edited_at,
-        status=row.status if row.status in ("approved", "pending", "deleted") else "pending",
+        status=status,
         votes=Votes(row.up, row.down, row.score),
+        pinned=row.pinned_at is not None and not hidden,
+        featured=bool(row.featured) and not hidden,
     )
+
+
+def shown(row: Any) -> Comment:
+    """As every reader of the thread sees it."""
+    return public(row, placeholder=row.status != "approved")
 
 
 def _row(conn: Connection, comment_id: int) -> Any:
@@ -148,9 +169,27 @@ def _check_parent(conn: Connection, parent_id: int | None, thread_id: int) -> An
     return parent
 
 
+async def _findings(
+    kb: Kibitz, *, key: str, body: str, html: str, name: str, email: str | None,
+    url: str | None, parent_id: int | None, who: Reader, honeypot: str | None,
+    form_token: str | None, offensive: float | None,
+) -> list[Finding]:  # fmt: skip
+    age, genuine = policies.form_age(kb, form_token)
+    candidate = Candidate(
+        thread=key, body=body, body_html=html, author_name=name, author_email=email,
+        author_url=url, parent_id=parent_id, voter_id=who.voter_id, ip_hash=who.ip_hash,
+        ip=who.ip, user_agent=who.user_agent, honeypot=honeypot, form_age=age,
+        form_token_valid=genuine, offensive=offensive,
+    )  # fmt: skip
+    return await asyncio.to_thread(plugins.check, kb.settings, candidate)
+
+
 async def create(
-    kb: Kibitz, data: NewComment, who: Reader, *, at: datetime | None = None
-) -> PostedComment:
+    kb: Kibitz, data: NewComment, who: Reader, *, at: datetime | None = None,
+    checks: bool = True,
+) -> PostedComment:  # fmt: skip
+    """Post a comment. ``checks=False`` skips moderation (the demo's and importers' own
+    comments); readers' comments always go through it."""
     s = kb.settings
     key = thread_service.check_key(data.thread)
     body = check_body(s, data.body)
@@ -165,7 +204,16 @@ async def create(
     html = render(s, body)  # outside the write transaction: rendering is the slow part
     token = new_token()
     created = at or thread_service.now()
-    status = "pending" if s.moderation == "all" else "approved"
+    digest = policies.body_hash(body)
+    length = len(policies.normalise(body))
+    offensive = await offensive_model.score(body)
+    findings: list[Finding] = []
+    if checks:
+        findings = await _findings(
+            kb, key=key, body=body, html=html, name=name, email=email, url=url,
+            parent_id=data.parent_id, who=who, honeypot=data.honeypot,
+            form_token=data.form_token, offensive=offensive,
+        )  # fmt: skip
 
     def tx(conn: Connection) -> Any:
         thread = thread_service.get_row(conn, key)
@@ -177,6 +225,13 @@ async def create(
         if thread.closed:
             raise Forbidden("thread_closed", "This discussion is closed.", "thread")
         parent = _check_parent(conn, data.parent_id, thread.id)
+        verdict = policies.Verdict("approved", [], "approved")
+        if checks:
+            verdict = policies.decide(
+                conn, kb, thread=thread, who=who, email=email, findings=findings,
+                digest=digest, length=length, now=created,
+            )  # fmt: skip
+        status = verdict.status
         values = {
             "thread_id": thread.id,
             "parent_id": parent.id if parent is not None else None,
@@ -192,11 +247,13 @@ async def create(
             "edit_token_hash": hash_token(token),
             "voter_id": who.voter_id,
             "ip_hash": who.ip_hash,
+            "held_for": verdict.held_for,
+            "offensive": offensive,
+            "body_hash": digest,
         }
         insert = sa.insert(comments).values(**values).returning(comments.c.id)
         comment_id = conn.execute(insert).scalar_one()
-        row = _row(conn, comment_id)
-        if email is not None:
+        if email is not None and status != "spam":  # no mail to addresses a bot typed in
             if data.notify != "none":
                 subscriptions.add(conn, kb, email, data.notify, thread.id, now=created)
             if data.notify_replies:
@@ -210,15 +267,19 @@ async def create(
                 last_comment_at=created,
             )
             announce(conn, kb, comment_id, key, "comment.created", now=created)
-            shown = live.shown(public(row), root_id=row.root_id, depth=row.depth)
-            live.record(conn, thread.id, "comment", shown, now=created)
+        row = _row(conn, comment_id)
+        if status == "approved":
+            appeared = live.shown(public(row), root_id=row.root_id, depth=row.depth)
+            live.record(conn, thread.id, "comment", appeared, now=created)
         moderator_alerts.tell_moderators(conn, kb, row, key)
-        return row
+        return row, verdict
 
-    row = await kb.db.write(tx)
+    row, verdict = await kb.db.write(tx)
     kb.cache.invalidate(key)
     kb.wake_worker()
     c = public(row)
+    if verdict.shown_as == "approved":
+        c.status = "approved"  # a shadow-banned reader sees their comment as published
     return PostedComment(
         **{f: getattr(c, f) for f in c.__struct_fields__},
         edit_token=token,
@@ -236,18 +297,29 @@ def announce(
                   {"id": comment_id, "thread": thread_key}, now=now)  # fmt: skip
 
 
-def _became_visible(conn: Connection, parent_id: int | None) -> None:
-    if parent_id is not None:
-        conn.execute(
+def _became_visible(conn: Connection, parent_id: int | None) -> list[int]:
+    """A comment appeared on the page: its parent has one more visible reply, and an
+    unpublished parent that had none appears with it as a placeholder, up the chain.
+    Returns the parents that appeared, nearest first."""
+    appeared: list[int] = []
+    while parent_id is not None:
+        parent = conn.execute(
             sa.update(comments)
             .where(comments.c.id == parent_id)
             .values(reply_count=comments.c.reply_count + 1)
-        )
+            .returning(comments.c.status, comments.c.reply_count, comments.c.parent_id)
+        ).first()
+        if parent is None or parent.status == "approved" or parent.reply_count > 1:
+            return appeared
+        appeared.append(parent_id)
+        parent_id = parent.parent_id
+    return appeared
 
 
 def _became_invisible(conn: Connection, parent_id: int | None) -> list[int]:
-    """A visible comment left the page: its parent has one reply fewer, and a deleted
-    parent left without replies leaves the page too, up the chain. Returns those parents."""
+    """A visible comment left the page: its parent has one reply fewer, and an unpublished
+    parent (a placeholder) left without replies leaves the page too, up the chain.
+    Returns the parents that left."""
     gone: list[int] = []
     while parent_id is not None:
         parent = conn.execute(
@@ -256,11 +328,85 @@ def _became_invisible(conn: Connection, parent_id: int | None) -> list[int]:
             .values(reply_count=comments.c.reply_count - 1)
             .returning(comments.c.status, comments.c.reply_count, comments.c.parent_id)
         ).first()
-        if parent is None or not (parent.status == "deleted" and parent.reply_count == 0):
+        if parent is None or not (parent.status != "approved" and parent.reply_count == 0):
             return gone
         gone.append(parent_id)
         parent_id = parent.parent_id
     return gone
+
+
+def change_status(
+    conn: Connection, kb: Kibitz, row: Any, status: str, *, key: str, now: datetime,
+    **values: Any,
+) -> None:  # fmt: skip
+    """Move a comment to ``status`` in the caller's transaction, keeping the thread's count,
+    the parents' reply counts and the thread's version right; a comment published for the
+    first time has its notifications queued (once: the outbox keys them by comment), and
+    open event streams are told what changed on the page."""
+    before = on_page(row.status, row.reply_count)
+    after = on_page(status, row.reply_count)
+    conn.execute(sa.update(comments).where(comments.c.id == row.id).values(status=status, **values))
+    appeared: list[int] = []
+    removed: list[int] = []
+    if after and not before:
+        appeared = _became_visible(conn, row.parent_id)
+    elif before and not after:
+        removed = [row.id, *_became_invisible(conn, row.parent_id)]
+    delta = (status == "approved") - (row.status == "approved")
+    changes: dict[str, Any] = {}
+    if delta:
+        changes["comment_count"] = threads.c.comment_count + delta
+    if delta > 0:
+        created = sa.literal(row.created_at, UTCDateTime())
+        changes["last_comment_at"] = sa.case(
+            (threads.c.last_comment_at.is_(None), created),
+            (threads.c.last_comment_at < created, created),
+            else_=threads.c.last_comment_at,
+        )
+    if before or after:
+        thread_service.bump(conn, row.thread_id, **changes)
+        _tell_streams(conn, row.id, before=before, after=after, appeared=appeared,
+                      removed=removed, now=now)  # fmt: skip
+    elif changes:
+        conn.execute(sa.update(threads).where(threads.c.id == row.thread_id).values(**changes))
+    if delta > 0:
+        announce(conn, kb, row.id, key, "comment.approved", now=now)
+    elif delta < 0:
+        event = "comment.deleted" if status == "deleted" else "comment.hidden"
+        webhooks.emit(conn, kb.settings, event, f"{row.id}:{now.timestamp()}",
+                      {"id": row.id, "thread": key}, now=now)  # fmt: skip
+
+
+def _tell_streams(
+    conn: Connection, comment_id: int, *, before: bool, after: bool, appeared: list[int],
+    removed: list[int], now: datetime,
+) -> None:  # fmt: skip
+    """Record, for open event streams, how a status change looks on the page: a comment (and
+    placeholders above it) appearing, a comment turning into a placeholder or back, or
+    comments leaving the page."""
+    row = _row(conn, comment_id)
+    if after and not before:
+        for ancestor_id in reversed(appeared):  # outermost first, so each has its parent
+            ancestor = _row(conn, ancestor_id)
+            placeholder = live.shown(shown(ancestor), root_id=ancestor.root_id,
+                                     depth=ancestor.depth)  # fmt: skip
+            live.record(conn, row.thread_id, "comment", placeholder, now=now)
+        appearing = live.shown(shown(row), root_id=row.root_id, depth=row.depth)
+        live.record(conn, row.thread_id, "comment", appearing, now=now)
+    elif before and not after:
+        live.record(conn, row.thread_id, "delete", live.deleted(row.id, None, removed), now=now)
+    elif row.status == "approved":
+        live.record(conn, row.thread_id, "edit", live.edited(shown(row)), now=now)
+    else:
+        gone = live.deleted(row.id, shown(row), [])
+        live.record(conn, row.thread_id, "delete", gone, now=now)
+
+
+def tell_streams_edited(conn: Connection, comment_id: int, *, now: datetime) -> None:
+    """A comment on the page changed in place (its text, pin or feature): tell streams."""
+    row = _row(conn, comment_id)
+    if row.status == "approved":
+        live.record(conn, row.thread_id, "edit", live.edited(shown(row)), now=now)
 
 
 def _own(kb: Kibitz, conn: Connection, comment_id: int, token: str | None, at: datetime) -> Any:
@@ -285,27 +431,60 @@ def _own(kb: Kibitz, conn: Connection, comment_id: int, token: str | None, at: d
 
 
 async def edit(
-    kb: Kibitz, comment_id: int, token: str | None, data: CommentEdit, *, at: datetime | None = None
-) -> Comment:
+    kb: Kibitz, comment_id: int, token: str | None, data: CommentEdit, *,
+    at: datetime | None = None, who: Reader | None = None,
+) -> Comment:  # fmt: skip
+    """The author's edit, within the window. The text before is kept in the edit history,
+    and the new text goes through the content checks again: an edit that adds what a new
+    comment would be held for takes a published comment back to the queue."""
     body = check_body(kb.settings, data.body)
     html = render(kb.settings, body)
     when = at or thread_service.now()
+    who = who or Reader()
+    offensive = await offensive_model.score(body)
+
+    def read(conn: Connection) -> Any:
+        return _own(kb, conn, comment_id, token, when)
+
+    before = await kb.db.read(read)
+    key_now = await kb.db.read(lambda conn: thread_service.key_of(conn, before.thread_id))
+    findings = await _findings(
+        kb, key=key_now, body=body, html=html, name=before.author_name,
+        email=before.author_email, url=before.author_url, parent_id=before.parent_id, who=who,
+        honeypot=None, form_token=None, offensive=offensive,
+    )  # fmt: skip
+    held = policies.Verdict("pending" if findings else "approved", findings, "")
+    if any(f.action == "spam" for f in findings):
+        held.status = "spam"
 
     def tx(conn: Connection) -> tuple[Any, str]:
         row = _own(kb, conn, comment_id, token, when)
+        bans.refuse_if_banned(conn, kb, email=row.author_email, voter_id=row.voter_id,
+                              ip_hash=who.ip_hash, now=when)  # fmt: skip
+        key = thread_service.key_of(conn, row.thread_id)
         conn.execute(
-            sa.update(comments)
-            .where(comments.c.id == comment_id)
-            .values(body_md=body, body_html=html, edited_at=when)
+            sa.insert(comment_edits).values(
+                comment_id=comment_id, account_id=None, body_md=row.body_md, created_at=when
+            )
         )
+        changes = {"body_md": body, "body_html": html, "edited_at": when,
+                   "body_hash": policies.body_hash(body), "offensive": offensive}  # fmt: skip
+        if findings and row.status in ("approved", "pending"):
+            change_status(conn, kb, row, held.status, key=key, now=when,
+                          held_for=held.held_for, **changes)  # fmt: skip
+        else:
+            conn.execute(sa.update(comments).where(comments.c.id == comment_id).values(**changes))
+            if on_page(row.status, row.reply_count):
+                thread_service.bump(conn, row.thread_id)
+                tell_streams_edited(conn, comment_id, now=when)
         after = _row(conn, comment_id)
-        if row.status == "approved":
-            thread_service.bump(conn, row.thread_id)
-            live.record(conn, row.thread_id, "edit", live.edited(public(after)), now=when)
-        return after, thread_service.key_of(conn, row.thread_id)
+        if findings and row.status == "approved":
+            moderator_alerts.tell_moderators(conn, kb, after, key, why="edited")
+        return after, key
 
     row, key = await kb.db.write(tx)
     kb.cache.invalidate(key)
+    kb.wake_worker()
     return public(row)
 
 
@@ -318,32 +497,12 @@ async def delete(
 
     def tx(conn: Connection) -> tuple[Any, str]:
         row = _own(kb, conn, comment_id, token, when)
-        conn.execute(
-            sa.update(comments)
-            .where(comments.c.id == comment_id)
-            .values(
-                status="deleted",
-                deleted_at=when,
-                body_md="",
-                body_html="",
-                author_name="",
-                author_email=None,
-                author_url=None,
-            )
-        )
         key = thread_service.key_of(conn, row.thread_id)
-        after = _row(conn, comment_id)
-        if row.status == "approved":
-            removed = [] if row.reply_count else [comment_id]
-            if row.reply_count == 0:
-                removed += _became_invisible(conn, row.parent_id)
-            thread_service.bump(conn, row.thread_id, comment_count=threads.c.comment_count - 1)
-            webhooks.emit(conn, kb.settings, "comment.deleted", str(comment_id),
-                          {"id": comment_id, "thread": key}, now=when)  # fmt: skip
-            placeholder = public(after) if after.reply_count > 0 else None
-            gone = live.deleted(comment_id, placeholder, removed)
-            live.record(conn, row.thread_id, "delete", gone, now=when)
-        return after, key
+        change_status(
+            conn, kb, row, "deleted", key=key, now=when, deleted_at=when, body_md="",
+            body_html="", author_name="", author_email=None, author_url=None, body_hash=None,
+        )  # fmt: skip
+        return _row(conn, comment_id), key
 
     after, key = await kb.db.write(tx)
     kb.cache.invalidate(key)

@@ -33,16 +33,21 @@ def read_token(kb: Kibitz, token: str) -> tuple[int, str]:
     return int(parts[0]), parts[1]
 
 
-def tell_moderators(conn: Connection, kb: Kibitz, row: Any, thread_key: str) -> None:
-    """In the comment's transaction: mail each moderator about it (held, or any if asked)."""
+def tell_moderators(
+    conn: Connection, kb: Kibitz, row: Any, thread_key: str, *, why: str = "moderate"
+) -> None:
+    """In the comment's transaction: mail each moderator about it (held, or any if asked).
+    ``why`` names the occasion (a new comment, ``reported``, ``edited``): each is mailed once."""
     held = row.status == "pending"
     if not kb.settings.moderator_emails or not (held or kb.settings.moderator_mail_all):
         return
     links = {a: messages._url(kb, "/moderate", token=action_token(kb, row.id, a)) for a in ACTIONS}
+    dashboard = f"{kb.settings.public_url.rstrip('/')}/admin/comments/{row.id}"
     for address in kb.settings.moderator_emails:
         payload = messages.moderation(
             kb, email=address, held=held, author=row.author_name, body_md=row.body_md,
             thread=thread_key, approve=links["approve"] if held else None,
-            reject=links["reject"] if held else None,
+            reject=links["reject"] if held else None, dashboard=dashboard,
+            occasion=None if why == "moderate" else why,
         )  # fmt: skip
-        outbox.enqueue(conn, "mail", f"moderate:{row.id}:{address}", payload, at=row.created_at)
+        outbox.enqueue(conn, "mail", f"{why}:{row.id}:{address}", payload, at=row.created_at)

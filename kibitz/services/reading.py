@@ -22,7 +22,7 @@ from kibitz.context import Kibitz
 from kibitz.db.tables import comments
 from kibitz.models import SORTS, Comment, Sort, ThreadPage
 from kibitz.services import threads as thread_service
-from kibitz.services.comments import PUBLIC_COLUMNS, VISIBLE, public
+from kibitz.services.comments import PUBLIC_COLUMNS, VISIBLE, shown
 from kibitz.services.errors import Invalid
 
 c = comments.c
@@ -110,13 +110,13 @@ def build_tree(top: list[Any], replies: list[Any], display_depth: int) -> list[C
     parent_of: dict[int, int | None] = {}
     out: list[Comment] = []
     for row in top:
-        node = public(row)
+        node = shown(row)
         nodes[row.id], depth_of[row.id], parent_of[row.id] = node, 0, None
         out.append(node)
     for row in replies:  # oldest first, so a parent always comes before its replies
         if row.parent_id not in nodes:
             continue  # under a comment that is not shown (held, spam): not shown either
-        node = public(row)
+        node = shown(row)
         nodes[row.id], depth_of[row.id], parent_of[row.id] = node, row.depth, row.parent_id
         holder = row.parent_id
         while depth_of[holder] > deepest_holder:
@@ -131,7 +131,7 @@ def read_page(
 ) -> tuple[list[Comment], str | None]:  # fmt: skip
     query = (
         sa.select(*PUBLIC_COLUMNS)
-        .where(c.thread_id == thread_id, c.parent_id.is_(None), VISIBLE)
+        .where(c.thread_id == thread_id, c.parent_id.is_(None), VISIBLE, c.pinned_at.is_(None))
         .order_by(*_order(sort))
         .limit(limit + 1)
     )
@@ -140,6 +140,14 @@ def read_page(
     top = list(conn.execute(query))
     next_cursor = encode_cursor(sort, top[limit - 1]) if len(top) > limit else None
     top = top[:limit]
+    if not cursor:  # pinned comments come first, on the first page, in every order
+        pinned = conn.execute(
+            sa.select(*PUBLIC_COLUMNS)
+            .where(c.thread_id == thread_id, c.parent_id.is_(None), VISIBLE,
+                   c.pinned_at.is_not(None))
+            .order_by(c.pinned_at.desc(), c.id.desc())
+        )  # fmt: skip
+        top = [*pinned, *top]
     replies: list[Any] = []
     if top:
         replies = list(

@@ -13,6 +13,7 @@ from kibitz.db.tables import comments, threads, votes
 from kibitz.live import events as live
 from kibitz.mail import webhooks
 from kibitz.models import Reader, VoteResult
+from kibitz.services import bans
 from kibitz.services import threads as thread_service
 from kibitz.services.errors import Conflict, Forbidden, Invalid, NotFound
 from kibitz.services.reading import wilson_lower_bound
@@ -70,8 +71,9 @@ def _announce(conn: Connection, kb: Kibitz, comment_id: int, key: str, row: Any)
 
 
 def _vote(
-    conn: Connection, kb: Kibitz, comment_id: int, voter_id: str, value: int
-) -> tuple[Any, bool, str]:
+    conn: Connection, kb: Kibitz, comment_id: int, voter_id: str, value: int,
+    ip_hash: str | None = None,
+) -> tuple[Any, bool, str]:  # fmt: skip
     comment = conn.execute(sa.select(comments).where(comments.c.id == comment_id)).first()
     if comment is None or comment.status in ("pending", "spam", "rejected"):
         raise NotFound("comment_not_found", "There is no such comment.")
@@ -79,6 +81,11 @@ def _vote(
         raise Conflict("comment_deleted", "This comment was deleted.")
     if comment.voter_id is not None and comment.voter_id == voter_id:
         raise Forbidden("own_comment", "You cannot vote on your own comment.")
+    shadow = bans.refuse_if_banned(
+        conn, kb, email=None, voter_id=voter_id, ip_hash=ip_hash, now=thread_service.now()
+    )
+    if shadow is not None:  # a shadow-banned reader's vote counts for nothing, silently
+        return comment, False, thread_service.key_of(conn, comment.thread_id)
     row, changed = _apply(conn, comment, voter_id, value)
     key = thread_service.key_of(conn, comment.thread_id)
     if changed:
@@ -96,12 +103,12 @@ async def vote(kb: Kibitz, comment_id: int, reader: Reader, value: int) -> VoteR
         raise Forbidden("no_voter", "Voting needs the voter cookie; enable cookies.")
     try:
         row, changed, key = await kb.db.write(
-            lambda conn: _vote(conn, kb, comment_id, voter_id, value)
+            lambda conn: _vote(conn, kb, comment_id, voter_id, value, reader.ip_hash)
         )
     except IntegrityError:
         # two first votes from one reader at once: the other one won; apply ours over it
         row, changed, key = await kb.db.write(
-            lambda conn: _vote(conn, kb, comment_id, voter_id, value)
+            lambda conn: _vote(conn, kb, comment_id, voter_id, value, reader.ip_hash)
         )
     if changed:
         kb.cache.invalidate(key)

@@ -19,10 +19,13 @@ from kibitz.models import (
     Counts,
     CountsIn,
     ErrorBody,
+    Me,
     NewComment,
     NewThread,
     PostedComment,
     Preview,
+    ReportIn,
+    ReportResult,
     ThreadInfo,
     ThreadPage,
     ThreadUpdate,
@@ -31,7 +34,8 @@ from kibitz.models import (
 )
 from kibitz.services import comments as comment_service
 from kibitz.services import counts as count_service
-from kibitz.services import reading
+from kibitz.services import own, policies, reading
+from kibitz.services import reports as report_service
 from kibitz.services import threads as thread_service
 from kibitz.services import tokens as token_service
 from kibitz.services import votes as vote_service
@@ -204,16 +208,45 @@ class CommentsController(Controller):
     @get(
         "/me",
         summary="The reader's own state in a thread",
-        description="Their votes (comment id to 1 or -1), read from the voter cookie. "
-        "Never cached by anyone.",
-        responses=ERRORS,
+        description="Read from the voter cookie, never cached by anyone: their votes (comment "
+        "id to 1 or -1); their comments that wait for a moderator (`pending`, shown to them "
+        "alone, marked awaiting moderation; replies carry their `parent_id`); a `form_token` "
+        "to send with their next comment; and `ban` when they may not post.",
+        responses={200: ResponseSpec(data_container=Me), **ERRORS},
     )
     async def me(self, request: Request[Any, Any, Any], thread: FromQuery[str]) -> Response[bytes]:
+        kb = rd.kibitz(request)
         who, _ = rd.reader(request)
         key = thread_service.check_key(thread)
-        mine = await vote_service.my_votes(rd.kibitz(request), key, who.voter_id)
-        body = msgspec.json.encode({"votes": {str(k): v for k, v in mine.items()}})
-        return Response(body, media_type=JSON, headers={"Cache-Control": "private, no-store"})
+        mine = await vote_service.my_votes(kb, key, who.voter_id)
+        me = Me(
+            votes={str(k): v for k, v in mine.items()},
+            pending=await own.pending(kb, key, who.voter_id),
+            form_token=policies.form_token(kb),
+            ban=await own.ban(kb, who),
+        )
+        return Response(
+            msgspec.json.encode(me), media_type=JSON,
+            headers={"Cache-Control": "private, no-store"},
+        )  # fmt: skip
+
+    @post(
+        "/comments/{comment_id:int}/report",
+        status_code=202,
+        summary="Report a comment",
+        description="`reason` is spam, abuse, off_topic or other, with an optional `note`. "
+        "One report per reader per comment; enough reports from different readers hold the "
+        "comment for a moderator. Rate-limited.",
+        guards=[browser_write],
+        responses={202: ResponseSpec(data_container=ReportResult), **ERRORS},
+    )
+    async def report(
+        self, request: Request[Any, Any, Any], comment_id: FromPath[int], data: JSONBody[ReportIn]
+    ) -> Response[ReportResult]:
+        who, voter_cookie = rd.reader(request, mint=True)
+        await rd.limit(request, "report", who)
+        result = await report_service.report(rd.kibitz(request), comment_id, who, data)
+        return rd.with_cookies(Response(result, status_code=202), voter_cookie)
 
 
 class CountsController(Controller):

@@ -12,7 +12,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from kibitz.models import SORTS, NewComment
-from kibitz.services import articles, funding, reading
+from kibitz.services import articles, funding, own, policies, reading
 from kibitz.services import comments as comment_service
 from kibitz.services.errors import Invalid, NotFound, ServiceError
 from kibitz.web import reader as rd
@@ -24,6 +24,8 @@ NOTIFY_CHOICES = [
     ("thread", "new follow-up comments"),
     ("replies", "new replies to my comments"),
 ]
+# the form's field that people never see (hidden from sight and screen readers); bots fill it
+HONEYPOT = "homepage"
 
 
 def _fields(request: Request[Any, Any, Any]) -> list[tuple[str, str, str, bool]]:
@@ -51,6 +53,7 @@ async def _discussion_context(
     kb = rd.kibitz(request)
     sort_ = reading.check_sort(sort)
     page = await reading.load_page(kb, key, sort_, kb.settings.page_size, cursor)
+    who, _ = rd.reader(request)
     path = request.url.path if request.method == "GET" else _page_url(key)
 
     def link(**params: str) -> str:
@@ -75,6 +78,10 @@ async def _discussion_context(
         "notify_choices": NOTIFY_CHOICES,
         "error": error,
         "notice": notice,
+        # the reader's own held comments, the form's token, and a ban they should be told of
+        "own_pending": await own.pending(kb, page.thread.key, who.voter_id),
+        "form_token": policies.form_token(kb),
+        "ban": await own.ban(kb, who),
     }
 
 
@@ -203,6 +210,8 @@ async def post_form(
                 author_url=data.get("author_url"),
                 notify=_notify(data.get("notify", "none")),
                 notify_replies=bool(data.get("notify_replies")),
+                honeypot=data.get(HONEYPOT),
+                form_token=data.get("form_token") or None,
             ),
             who,
         )

@@ -38,7 +38,9 @@ def reader(request: Request[Any, Any, Any], *, mint: bool = False) -> tuple[Read
     if voter is None and mint:
         voter = new_token(16)
         cookie = _cookie(kb, VOTER_COOKIE, kb.signer.sign("voter", voter), VOTER_MAX_AGE, "/")
-    return Reader(voter_id=voter, ip_hash=kb.signer.ip_hash(client_ip(request))), cookie
+    ip = client_ip(request)
+    agent = request.headers.get("user-agent", "")[:500] or None
+    return Reader(voter_id=voter, ip_hash=kb.signer.ip_hash(ip), ip=ip, user_agent=agent), cookie
 
 
 def _cookie(kb: Kibitz, key: str, value: str, max_age: int, path: str) -> Cookie:

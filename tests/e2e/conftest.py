@@ -38,6 +38,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.conftest import NO_MODERATION_ENV
+
 # two workers share two cores with a kibitz server each: give the page time, not flakiness
 expect.set_options(timeout=10_000)
 ROOT = Path(__file__).resolve().parents[2]
@@ -235,6 +237,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         KIBITZ_LOG_LEVEL="warning",
         KIBITZ_SITE_NAME="SouthFront",
         KIBITZ_SUPPORT_URL="https://southfront.example/support/",
+        # the widget's tests post freely; tests/e2e/test_admin.py runs its own moderated server
+        **NO_MODERATION_ENV,
     )
     log = tmp / "kibitz.log"
     kibitz = Path(sys.executable).parent / "kibitz"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from kibitz.db.search import not_search_object
 from kibitz.db.tables import metadata
 
 connection = context.config.attributes["connection"]
@@ -10,6 +11,7 @@ context.configure(
     target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    include_name=not_search_object,
 )
 with context.begin_transaction():
     context.run_migrations()
