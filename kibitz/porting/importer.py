@@ -1,0 +1,458 @@
+"""Importing another system's export: ``await import_file(kb, file, options)``.
+
+The CLI (``kibitz import FORMAT FILE``) and the dashboard's upload form both call this with a
+binary file object. Reading happens in a thread, into a temporary staging file; then each
+kibitz thread is written in one transaction with all its new comments, so a failure leaves
+that thread as it was, never half imported. Every imported thread and comment is recorded in
+``import_records`` by its source id: importing the same file again changes nothing, and a newer
+export of the same site adds only what is new.
+
+Imports send no mail and no webhooks: they are history, not news.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from kibitz.context import Kibitz
+from kibitz.db.tables import comments, import_records, threads
+from kibitz.porting import plan as planning
+from kibitz.porting.mapping import KeyMapping
+from kibitz.porting.records import (
+    ImportFailed,
+    Notice,
+    Record,
+    Skip,
+    SourceComment,
+    SourceThread,
+)
+from kibitz.porting.sources import commento, disqus, isso, remark42, wordpress
+from kibitz.porting.staging import Staging
+from kibitz.services import threads as thread_service
+
+log = logging.getLogger("kibitz.import")
+
+Format = Literal["disqus", "wordpress", "isso", "remark42", "commento"]
+FORMATS: tuple[Format, ...] = ("disqus", "wordpress", "isso", "remark42", "commento")
+MAX_LISTED = 500  # skipped items listed one by one in a report; the rest are counted
+_CHUNK = 500
+
+# (stage, done, total): stage "read" counts bytes of the file, "write" counts threads
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    format: Format
+    # recorded with every imported row; give two sites of the same kind different labels
+    source: str | None = None
+    mapping: KeyMapping = field(default_factory=KeyMapping)
+    pingbacks: wordpress.Pingbacks = "skip"
+    dry_run: bool = False
+
+    @property
+    def label(self) -> str:
+        return (self.source or self.format)[:64]
+
+
+class SkippedItem(msgspec.Struct):
+    kind: str
+    id: str
+    reason: str
+    where: str = ""
+
+
+class ImportReport(msgspec.Struct, kw_only=True):
+    format: str
+    source: str
+    dry_run: bool
+    threads_created: int = 0
+    threads_updated: int = 0
+    threads_unchanged: int = 0
+    comments_imported: int = 0
+    comments_already_imported: int = 0
+    # imported comments by kibitz status
+    statuses: dict[str, int] = msgspec.field(default_factory=dict)
+    skipped_count: int = 0
+    skipped: list[SkippedItem] = msgspec.field(default_factory=list)
+    # things imported with a change, or source features kibitz does not represent: counts
+    notices: dict[str, int] = msgspec.field(default_factory=dict)
+    # threads whose transaction failed and was rolled back (they are also in skipped)
+    failed_threads: int = 0
+
+    def skip(self, item: Skip | SkippedItem) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_LISTED:
+            self.skipped.append(SkippedItem(item.kind, item.id, item.reason, item.where))
+
+    def notice(self, message: str, n: int = 1) -> None:
+        self.notices[message] = self.notices.get(message, 0) + n
+
+
+class _Counting:
+    """A binary reader that reports how far into the file it is."""
+
+    def __init__(self, raw: IO[bytes], progress: Progress | None, total: int | None) -> None:
+        self.raw, self.progress, self.total, self.done = raw, progress, total, 0
+        self._last = 0
+
+    def _tell(self, n: int) -> None:
+        self.done += n
+        if self.progress and (self.done - self._last > 1 << 20 or n == 0):
+            self._last = self.done
+            self.progress("read", self.done, self.total)
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self._tell(len(data))
+        return data
+
+    def readline(self, n: int = -1) -> bytes:
+        data = self.raw.readline(n)
+        self._tell(len(data))
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        while line := self.readline():
+            yield line
+
+
+def _size(file: IO[bytes]) -> int | None:
+    try:
+        here = file.tell()
+        end = file.seek(0, 2)
+        file.seek(here)
+        return end - here
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
+def _opened(file: IO[bytes], progress: Progress | None) -> IO[bytes]:
+    """The file's bytes, unzipped when it is gzip (Remark42 backups are)."""
+    counting: Any = _Counting(file, progress, _size(file))
+    head = file.read(2)
+    file.seek(-len(head), 1)
+    counting.done = 0
+    if head == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=counting, mode="rb")  # type: ignore[return-value]
+    return counting  # type: ignore[no-any-return]
+
+
+def _records(file: IO[bytes], options: ImportOptions, progress: Progress | None
+             ) -> Iterator[Record]:  # fmt: skip
+    if options.format == "isso":
+        head = file.read(len(isso.SQLITE_MAGIC))
+        file.seek(-len(head), 1)
+        if head == isso.SQLITE_MAGIC:
+            yield from _isso_sqlite(file)
+            return
+        yield from isso.parse_json(_opened(file, progress))
+        return
+    stream = _opened(file, progress)
+    try:
+        if options.format == "disqus":
+            yield from disqus.parse(stream)
+        elif options.format == "wordpress":
+            yield from wordpress.parse(stream, options.pingbacks)
+        elif options.format == "remark42":
+            yield from remark42.parse(stream)
+        elif options.format == "commento":
+            yield from commento.parse(stream)
+        else:  # pragma: no cover (the CLI and the form offer only known formats)
+            raise ImportFailed(f"Unknown format {options.format!r}.")
+    except (OSError, EOFError) as exc:  # a damaged gzip stream
+        raise ImportFailed(f"The file cannot be read: {exc}. Nothing was imported.") from None
+
+
+def _isso_sqlite(file: IO[bytes]) -> Iterator[Record]:
+    name = getattr(file, "name", None)
+    if isinstance(name, str) and Path(name).is_file():
+        yield from isso.parse_sqlite(Path(name))
+        return
+    with tempfile.TemporaryDirectory(prefix="kibitz-isso-") as tmp:
+        path = Path(tmp) / "isso.db"
+        with path.open("wb") as out:
+            shutil.copyfileobj(file, out)
+        yield from isso.parse_sqlite(path)
+
+
+def stage(file: IO[bytes], options: ImportOptions, report: ImportReport,
+          progress: Progress | None = None) -> Staging:  # fmt: skip
+    """Parse the whole file into a staging store (synchronous: run it in a thread)."""
+    staging = Staging()
+    try:
+        for record in _records(file, options, progress):
+            if isinstance(record, SourceComment):
+                staging.add_comment(record)
+            elif isinstance(record, SourceThread):
+                if not staging.add_thread(record):
+                    report.skip(Skip(kind="thread", id=record.id, reason="thread id repeated"))
+            elif isinstance(record, Skip):
+                report.skip(record)
+            elif isinstance(record, Notice):
+                report.notice(record.message)
+        staging.finish()
+    except BaseException:
+        staging.close()
+        raise
+    for dup in staging.duplicates:
+        report.skip(Skip(kind="comment", id=dup.id, reason="comment id repeated",
+                         where=dup.where))  # fmt: skip
+    return staging
+
+
+@dataclass
+class _Group:
+    key: str
+    url: str
+    title: str
+    closed: bool
+    created_at: datetime | None
+    source_ids: list[str]
+
+
+def _groups(staging: Staging, options: ImportOptions, report: ImportReport) -> list[_Group]:
+    groups: dict[str, _Group] = {}
+    for t in staging.threads():
+        if t.deleted:
+            n = staging.count_of([t.id])
+            report.skip(Skip(kind="thread", id=t.id, where=t.url,
+                             reason=f"deleted in the source, with its {n} comments"))  # fmt: skip
+            continue
+        target = options.mapping.target(t)
+        if target is None:
+            n = staging.count_of([t.id])
+            report.skip(Skip(kind="thread", id=t.id, where=t.url or t.identifier,
+                             reason=f"no usable page address or key ({n} comments)"))  # fmt: skip
+            continue
+        key, url = target
+        group = groups.get(key)
+        if group is None:
+            groups[key] = _Group(key, url, t.title, t.closed, t.created_at, [t.id])
+        else:  # the same page under two addresses (http and https, say): one discussion
+            group.source_ids.append(t.id)
+            group.url = group.url or url
+            group.title = group.title or t.title
+            group.closed = group.closed or t.closed
+    for orphan in staging.orphans():
+        report.skip(Skip(kind="comment", id=orphan.id, where=orphan.where,
+                         reason=f"its thread {orphan.thread!r} is not in the file"))  # fmt: skip
+    return list(groups.values())
+
+
+# -- the database side
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def _known(conn: Connection, source: str, key: str, thread_ids: list[str], comment_ids: list[str]
+           ) -> tuple[Any, set[str], dict[str, planning.Existing]]:  # fmt: skip
+    """The kibitz thread for the key, and what of this group was imported before."""
+    r = import_records
+    thread = thread_service.get_row(conn, key)
+    known_threads = set(
+        conn.execute(
+            sa.select(r.c.source_id).where(
+                r.c.source == source, r.c.kind == "thread", r.c.source_id.in_(thread_ids)
+            )
+        ).scalars()
+    )
+    existing: dict[str, planning.Existing] = {}
+    for chunk in _chunks(comment_ids):
+        rows = conn.execute(
+            sa.select(r.c.source_id, comments.c.id, comments.c.thread_id, comments.c.root_id,
+                      comments.c.depth)
+            .join(comments, comments.c.id == r.c.comment_id)
+            .where(r.c.source == source, r.c.kind == "comment", r.c.source_id.in_(chunk))
+        )  # fmt: skip
+        for row in rows:
+            existing[row.source_id] = planning.Existing(row.id, row.thread_id, row.root_id,
+                                                        row.depth)  # fmt: skip
+    return thread, known_threads, existing
+
+
+def recount(conn: Connection, thread_id: int) -> None:
+    """Reply counts, the comment count and the last comment's time of one thread, from its
+    rows (after an import; the live paths keep them in step one write at a time)."""
+    c = comments
+    rows = conn.execute(
+        sa.select(c.c.id, c.c.parent_id, c.c.status, c.c.reply_count, c.c.depth, c.c.created_at)
+        .where(c.c.thread_id == thread_id)
+        .order_by(c.c.depth.desc())
+    ).all()
+    replies: Counter[int] = Counter()
+    changes = []
+    approved = 0
+    last: datetime | None = None
+    for row in rows:  # deepest first: every reply is counted before its parent is looked at
+        count = replies[row.id]
+        visible = row.status == "approved" or (row.status == "deleted" and count > 0)
+        if visible and row.parent_id is not None:
+            replies[row.parent_id] += 1
+        if count != row.reply_count:
+            changes.append({"cid": row.id, "n": count})
+        if row.status == "approved":
+            approved += 1
+            last = row.created_at if last is None else max(last, row.created_at)
+    if changes:
+        conn.execute(
+            sa.update(c).where(c.c.id == sa.bindparam("cid")).values(reply_count=sa.bindparam("n")),
+            changes,
+        )
+    thread_service.bump(conn, thread_id, comment_count=approved, last_comment_at=last)
+
+
+class _DryRun(Exception):
+    def __init__(self, result: Any) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
+def _write(conn: Connection, group: _Group, source: str, the_plan: planning.Plan,
+           now: datetime, dry_run: bool) -> tuple[bool, int]:  # fmt: skip
+    """One thread's import, in the caller's transaction. Returns (thread created, comments)."""
+    thread = thread_service.get_row(conn, group.key)
+    created = thread is None
+    if thread is None:
+        first = min((r.values["created_at"] for g in the_plan.generations for r in g),
+                    default=None)  # fmt: skip
+        conn.execute(
+            sa.insert(threads).values(
+                key=group.key, title=thread_service.check_title(group.title), url=group.url,
+                closed=group.closed, created_at=group.created_at or first or now,
+            )
+        )  # fmt: skip
+        thread = thread_service.get_row(conn, group.key)
+    else:
+        fill = {}
+        if not thread.title and group.title:
+            fill["title"] = thread_service.check_title(group.title)
+        if not thread.url and group.url:
+            fill["url"] = group.url
+        if fill:
+            conn.execute(sa.update(threads).where(threads.c.id == thread.id).values(**fill))
+    r = import_records
+    known = set(
+        conn.execute(
+            sa.select(r.c.source_id).where(
+                r.c.source == source, r.c.kind == "thread", r.c.source_id.in_(group.source_ids)
+            )
+        ).scalars()
+    )
+    records = [
+        {"source": source, "kind": "thread", "source_id": sid, "thread_id": thread.id,
+         "comment_id": None, "meta": None, "imported_at": now}
+        for sid in group.source_ids if sid not in known
+    ]  # fmt: skip
+    placed: dict[str, tuple[int, int | None, int]] = {}  # source id -> (id, root, depth)
+    for generation in the_plan.generations:
+        rows = []
+        for item in generation:
+            if item.parent_new is not None:
+                pid, proot, pdepth = placed[item.parent_new]
+                tree = {"parent_id": pid, "root_id": proot or pid, "depth": pdepth + 1}
+            elif item.parent_existing is not None:
+                p = item.parent_existing
+                tree = {"parent_id": p.id, "root_id": p.root_id or p.id, "depth": p.depth + 1}
+            else:
+                tree = {"parent_id": None, "root_id": None, "depth": 0}
+            rows.append({"thread_id": thread.id, **tree, **item.values})
+        ids = conn.execute(
+            sa.insert(comments).returning(comments.c.id, sort_by_parameter_order=True), rows
+        ).scalars().all()  # fmt: skip
+        for item, row, new_id in zip(generation, rows, ids, strict=True):
+            placed[item.source_id] = (new_id, row["root_id"], row["depth"])
+            records.append(
+                {"source": source, "kind": "comment", "source_id": item.source_id[:255],
+                 "thread_id": thread.id, "comment_id": new_id,
+                 "meta": json.dumps(item.meta, sort_keys=True) if item.meta else None,
+                 "imported_at": now}
+            )  # fmt: skip
+    if records:
+        conn.execute(sa.insert(import_records), records)
+    recount(conn, thread.id)
+    result = (created, len(placed))
+    if dry_run:
+        raise _DryRun(result)
+    return result
+
+
+async def _import_group(kb: Kibitz, staging: Staging, group: _Group, options: ImportOptions,
+                        report: ImportReport, now: datetime) -> None:  # fmt: skip
+    source = options.label
+    items = await asyncio.to_thread(staging.comments_of, group.source_ids)
+    ids = [c.id for c in items]
+    thread, known_threads, existing = await kb.db.read(
+        lambda conn: _known(conn, source, group.key, group.source_ids, ids)
+    )
+    the_plan = await asyncio.to_thread(
+        planning.make_plan, kb.settings, kb.signer, items, existing,
+        thread.id if thread is not None else None, now,
+    )  # fmt: skip
+    report.comments_already_imported += the_plan.already
+    if thread is not None and not the_plan.count and known_threads >= set(group.source_ids):
+        report.threads_unchanged += 1
+        return
+    try:
+        created, n = await kb.db.write(
+            lambda conn: _write(conn, group, source, the_plan, now, options.dry_run)
+        )
+    except _DryRun as dry:
+        created, n = dry.result
+    except Exception as exc:  # the thread's transaction rolled back: report it, go on
+        log.exception("importing thread %s failed", group.key)
+        report.failed_threads += 1
+        report.skip(Skip(kind="thread", id=group.source_ids[0], where=group.key,
+                         reason=f"could not be written ({type(exc).__name__}: {exc}); "
+                         f"{the_plan.count} comments not imported"))  # fmt: skip
+        return
+    if not options.dry_run:
+        kb.cache.invalidate(group.key)
+    for message in set(the_plan.notices):
+        report.notice(message, the_plan.notices.count(message))
+    if created:
+        report.threads_created += 1
+    else:
+        report.threads_updated += 1
+    report.comments_imported += n
+    for generation in the_plan.generations:
+        for row in generation:
+            status = row.values["status"]
+            report.statuses[status] = report.statuses.get(status, 0) + 1
+
+
+async def import_file(
+    kb: Kibitz, file: IO[bytes], options: ImportOptions, progress: Progress | None = None
+) -> ImportReport:
+    """Import an export of another system. Raises ImportFailed when the file cannot be read
+    as that format at all (nothing is written then)."""
+    report = ImportReport(format=options.format, source=options.label, dry_run=options.dry_run)
+    staging = await asyncio.to_thread(stage, file, options, report, progress)
+    try:
+        groups = await asyncio.to_thread(_groups, staging, options, report)
+        now = thread_service.now()
+        for done, group in enumerate(groups, 1):
+            await _import_group(kb, staging, group, options, report, now)
+            if progress:
+                progress("write", done, len(groups))
+    finally:
+        staging.close()
+    return report
