@@ -136,6 +136,16 @@ class Settings:
         "", "Secret for signing webhooks (Standard Webhooks, `whsec_<base64>`).", secret=True
     )
 
+    # -- backups (kibitz/backup/)
+    backup_enabled: bool = _s(
+        False,
+        "Write an archive into backup_dir every backup_interval_seconds, from the process that "
+        "runs the worker (`kibitz serve`, or `kibitz worker`). Or run `kibitz backup` from cron.",
+    )
+    backup_dir: str = _s("backups", "Folder for scheduled archives and `kibitz backup`.")
+    backup_interval_seconds: int = _s(86_400, "How often a scheduled archive is written.")
+    backup_keep: int = _s(7, "How many archives to keep in backup_dir; older ones are deleted.")
+
     # -- speed
     cache_max_bytes: int = _s(64 * 1024 * 1024, "Memory for cached thread pages and counts.")
 
@@ -247,6 +257,9 @@ def _validate(s: Settings) -> list[str]:
         "outbox_max_attempts", "outbox_lease_seconds", "digest_interval_seconds",
     )  # fmt: skip
     for name in positive:
+        if getattr(s, name) < 1:
+            bad(name, "must be at least 1")
+    for name in ("backup_interval_seconds", "backup_keep"):
         if getattr(s, name) < 1:
             bad(name, "must be at least 1")
     if s.edit_window_seconds < 0:
