@@ -33,20 +33,14 @@ _LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])")
 _BACKTICKS = re.compile(r"`+")
 
 
+_EDGE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+
+
 def _escape_inline(text: str) -> str:
     text = _INLINE_SPECIAL.sub(r"\\\1", text)
     text = _ENTITY_LIKE.sub(r"\\&", text)
     # `_` emphasises only at a word's edge (CommonMark's flanking rules): escape just those
-    out = []
-    for i, ch in enumerate(text):
-        if ch == "_":
-            before = text[i - 1] if i else " "
-            after = text[i + 1] if i + 1 < len(text) else " "
-            if not (before.isalnum() and after.isalnum()):
-                out.append("\\_")
-                continue
-        out.append(ch)
-    return "".join(out)
+    return _EDGE_UNDERSCORE.sub(r"\\_", text) if "_" in text else text
 
 
 def _escape_line_start(line: str) -> str:

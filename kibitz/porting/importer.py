@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import multiprocessing
+import os
 import json
 import logging
 import shutil
 import tempfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +54,7 @@ Format = Literal["disqus", "wordpress", "isso", "remark42", "commento"]
 FORMATS: tuple[Format, ...] = ("disqus", "wordpress", "isso", "remark42", "commento")
 MAX_LISTED = 500  # skipped items listed one by one in a report; the rest are counted
 _CHUNK = 500
+PARALLEL_FROM = 2000  # comments in a file from which rendering runs in worker processes
 
 # (stage, done, total): stage "read" counts bytes of the file, "write" counts threads
 Progress = Callable[[str, int, int | None], None]
@@ -395,25 +399,42 @@ def _write(conn: Connection, group: _Group, source: str, the_plan: planning.Plan
     return result
 
 
-async def _import_group(kb: Kibitz, staging: Staging, group: _Group, options: ImportOptions,
-                        report: ImportReport, now: datetime) -> None:  # fmt: skip
-    source = options.label
-    items = await asyncio.to_thread(staging.comments_of, group.source_ids)
+@dataclass
+class _Prepared:
+    group: _Group
+    thread: Any
+    known_threads: set[str]
+    plan: planning.Plan
+
+
+async def _prepare(kb: Kibitz, staging: Staging, group: _Group, source: str, now: datetime,
+                   pool: Executor | None) -> _Prepared:  # fmt: skip
+    items = staging.comments_of(group.source_ids)
     ids = [c.id for c in items]
     thread, known_threads, existing = await kb.db.read(
         lambda conn: _known(conn, source, group.key, group.source_ids, ids)
     )
-    the_plan = await asyncio.to_thread(
-        planning.make_plan, kb.settings, kb.signer, items, existing,
+    # rendering is the slow part: in other processes for a large import, never in the
+    # write transaction
+    the_plan = await asyncio.get_running_loop().run_in_executor(
+        pool, planning.make_plan, kb.settings, kb.signer, items, existing,
         thread.id if thread is not None else None, now,
     )  # fmt: skip
+    return _Prepared(group, thread, known_threads, the_plan)
+
+
+async def _finish(kb: Kibitz, ready: _Prepared, options: ImportOptions, report: ImportReport,
+                  now: datetime) -> None:  # fmt: skip
+    group, the_plan = ready.group, ready.plan
     report.comments_already_imported += the_plan.already
-    if thread is not None and not the_plan.count and known_threads >= set(group.source_ids):
+    if ready.thread is not None and not the_plan.count and (
+        ready.known_threads >= set(group.source_ids)
+    ):
         report.threads_unchanged += 1
         return
     try:
         created, n = await kb.db.write(
-            lambda conn: _write(conn, group, source, the_plan, now, options.dry_run)
+            lambda conn: _write(conn, group, options.label, the_plan, now, options.dry_run)
         )
     except _DryRun as dry:
         created, n = dry.result
@@ -439,6 +460,14 @@ async def _import_group(kb: Kibitz, staging: Staging, group: _Group, options: Im
             report.statuses[status] = report.statuses.get(status, 0) + 1
 
 
+def _pool(comments: int) -> ProcessPoolExecutor | None:
+    """Worker processes to render a large import on every core (a small one is quicker
+    without starting them)."""
+    if comments < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+        return None
+    return ProcessPoolExecutor(os.cpu_count(), mp_context=multiprocessing.get_context("spawn"))
+
+
 async def import_file(
     kb: Kibitz, file: IO[bytes], options: ImportOptions, progress: Progress | None = None
 ) -> ImportReport:
@@ -446,13 +475,26 @@ async def import_file(
     as that format at all (nothing is written then)."""
     report = ImportReport(format=options.format, source=options.label, dry_run=options.dry_run)
     staging = await asyncio.to_thread(stage, file, options, report, progress)
+    pool = None
     try:
         groups = await asyncio.to_thread(_groups, staging, options, report)
+        pool = _pool(staging.comment_count())
+        window = 2 * (pool._max_workers if pool is not None else 1) + 2  # noqa: SLF001
         now = thread_service.now()
-        for done, group in enumerate(groups, 1):
-            await _import_group(kb, staging, group, options, report, now)
-            if progress:
-                progress("write", done, len(groups))
+        pending: deque[asyncio.Future[_Prepared]] = deque()
+        done = 0
+        for group in groups:
+            pending.append(asyncio.ensure_future(
+                _prepare(kb, staging, group, options.label, now, pool)))  # fmt: skip
+            while len(pending) >= window or (pending and group is groups[-1]):
+                await _finish(kb, await pending.popleft(), options, report, now)
+                done += 1
+                if progress:
+                    progress("write", done, len(groups))
     finally:
+        for task in pending if "pending" in locals() else ():
+            task.cancel()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         staging.close()
     return report

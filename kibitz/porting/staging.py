@@ -85,6 +85,10 @@ class Staging:
         count: int = self.db.execute(sql, thread_ids).fetchone()[0]
         return count
 
+    def comment_count(self) -> int:
+        count: int = self.db.execute("SELECT count(*) FROM comments").fetchone()[0]
+        return count
+
     def orphans(self) -> Iterator[SourceComment]:
         """Comments whose thread the file never describes."""
         rows = self.db.execute(
