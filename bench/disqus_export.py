@@ -17,8 +17,27 @@ import random
 from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
 
-WORDS = ("the base report russia defence analysis sources claim village front bridge "
-         "supply convoy artillery мост фронт 日本 données énergie naïve").split()  # fmt: skip
+WORDS = [
+    "the",
+    "base",
+    "report",
+    "russia",
+    "defence",
+    "analysis",
+    "sources",
+    "claim",
+    "village",
+    "front",
+    "bridge",
+    "supply",
+    "convoy",
+    "мост",
+    "фронт",
+    "日本",
+    "données",
+    "énergie",
+    "naïve",
+]
 
 
 def body(rng: random.Random) -> str:
@@ -31,7 +50,9 @@ def body(rng: random.Random) -> str:
             words[4] = f'<a href="https://example.org/{words[4]}" rel="nofollow">{words[4]}</a>'
         paras.append("<p>" + " ".join(words) + ".</p>")
     if rng.random() < 0.1:
-        paras.insert(0, "<blockquote><p>" + " ".join(rng.choices(WORDS, k=12)) + "</p></blockquote>")
+        paras.insert(
+            0, "<blockquote><p>" + " ".join(rng.choices(WORDS, k=12)) + "</p></blockquote>"
+        )
     return "".join(paras)
 
 
@@ -66,8 +87,10 @@ def main() -> None:
             posts.append((when, t, n, parent))
     posts.sort()
     with open(args.output, "w", encoding="utf-8") as out:
-        out.write('<?xml version="1.0" encoding="utf-8"?>\n<disqus xmlns="http://disqus.com" '
-                  'xmlns:dsq="http://disqus.com/disqus-internals">\n')  # fmt: skip
+        out.write(
+            '<?xml version="1.0" encoding="utf-8"?>\n<disqus xmlns="http://disqus.com" '
+            'xmlns:dsq="http://disqus.com/disqus-internals">\n'
+        )
         for tid in thread_ids:
             out.write(
                 f'<thread dsq:id="{tid}"><id>post-{tid}</id><forum>bench</forum>'

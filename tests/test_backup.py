@@ -62,17 +62,29 @@ async def a_site(kb: Kibitz) -> None:
     """Something of everything a site holds: comments, replies, votes, an edit, a deletion,
     subscribers, imported history, an API token and queued mail."""
     transport = httpx.ASGITransport(app=create_app(kb=kb), client=("203.0.113.7", 4321))
-    async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as reader, \
-            httpx.AsyncClient(transport=transport, base_url=ORIGIN) as other:  # fmt: skip
-        top = await post_comment(reader, "First! With **Markdown** and ünïcode 😀",
-                                 author_email="reader@example.org", notify="thread")  # fmt: skip
-        reply = await post_comment(reader, "A reply", parent_id=top["id"],
-                                   author_email="r2@example.org", notify_replies=True)  # fmt: skip
+    async with (
+        httpx.AsyncClient(transport=transport, base_url=ORIGIN) as reader,
+        httpx.AsyncClient(transport=transport, base_url=ORIGIN) as other,
+    ):
+        top = await post_comment(
+            reader,
+            "First! With **Markdown** and ünïcode 😀",
+            author_email="reader@example.org",
+            notify="thread",
+        )
+        reply = await post_comment(
+            reader,
+            "A reply",
+            parent_id=top["id"],
+            author_email="r2@example.org",
+            notify_replies=True,
+        )
         await vote(other, top["id"], 1)
         await vote(other, reply["id"], -1)
         gone = await post_comment(other, "I will delete this")
-        await other.delete(f"/api/v1/comments/{gone['id']}",
-                           headers={"X-Kibitz-Edit-Token": gone["edit_token"]})  # fmt: skip
+        await other.delete(
+            f"/api/v1/comments/{gone['id']}", headers={"X-Kibitz-Edit-Token": gone["edit_token"]}
+        )
     await import_sample(kb, "disqus", "disqus.xml")
     await tokens.create(kb, "site-developer")
 
@@ -89,8 +101,11 @@ async def restored(archive_bytes: bytes, url: str) -> Kibitz:
     return kb
 
 
-@pytest.mark.parametrize(("source", "target"), [(e, e) for e in ENGINES] + (
-    [("sqlite", "postgresql"), ("postgresql", "sqlite")] if len(ENGINES) > 1 else []))  # fmt: skip
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [(e, e) for e in ENGINES]
+    + ([("sqlite", "postgresql"), ("postgresql", "sqlite")] if len(ENGINES) > 1 else []),
+)
 async def test_export_restore_export_gives_the_same_archive(
     empty_url: Any, source: str, target: str
 ) -> None:
@@ -169,8 +184,7 @@ async def test_restore_refuses_a_database_that_has_data(empty_url: Any) -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-async def test_a_cut_off_or_damaged_archive_restores_nothing(empty_url: Any, engine: str
-                                                             ) -> None:  # fmt: skip
+async def test_a_cut_off_or_damaged_archive_restores_nothing(empty_url: Any, engine: str) -> None:
     kb = await kibitz_on(empty_url("sqlite"))
     try:
         await a_site(kb)
@@ -211,13 +225,18 @@ async def test_a_dry_run_reads_everything_and_changes_nothing(empty_url: Any) ->
 
 
 def test_archives_are_only_readable_by_their_owner(tmp_path: Path) -> None:
-    env = {"PATH": os.environ["PATH"], "KIBITZ_DATABASE_URL": f"sqlite:///{tmp_path}/k.db",
-           "KIBITZ_LOG_LEVEL": "warning", "KIBITZ_BACKUP_DIR": str(tmp_path / "backups"),
-           "KIBITZ_BACKUP_KEEP": "2"}  # fmt: skip
+    env = {
+        "PATH": os.environ["PATH"],
+        "KIBITZ_DATABASE_URL": f"sqlite:///{tmp_path}/k.db",
+        "KIBITZ_LOG_LEVEL": "warning",
+        "KIBITZ_BACKUP_DIR": str(tmp_path / "backups"),
+        "KIBITZ_BACKUP_KEEP": "2",
+    }
 
     def kibitz(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([KIBITZ, *args], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=120)  # fmt: skip
+        return subprocess.run(
+            [KIBITZ, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
 
     assert kibitz("migrate").returncode == 0
     imported = kibitz("import", "disqus", str(Path(__file__).parent / "data/disqus.xml"))
@@ -243,8 +262,9 @@ def test_archives_are_only_readable_by_their_owner(tmp_path: Path) -> None:
 
 async def test_scheduled_backups_when_due_keeping_the_newest(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'k.db'}"
-    kb = await kibitz_on(url, backup_dir=str(tmp_path / "b"), backup_keep=3,
-                         backup_interval_seconds=3600)  # fmt: skip
+    kb = await kibitz_on(
+        url, backup_dir=str(tmp_path / "b"), backup_keep=3, backup_interval_seconds=3600
+    )
     try:
         start = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
         made = []
@@ -253,9 +273,11 @@ async def test_scheduled_backups_when_due_keeping_the_newest(tmp_path: Path) -> 
             made.append(path is not None)
         assert made == [True, False, True, True, True, False, True]
         names = sorted(p.name for p in (tmp_path / "b").iterdir() if p.suffix == ".gz")
-        assert names == ["kibitz-backup-20260101T050000Z.jsonl.gz",
-                         "kibitz-backup-20260101T060000Z.jsonl.gz",
-                         "kibitz-backup-20260101T070000Z.jsonl.gz"]  # fmt: skip
+        assert names == [
+            "kibitz-backup-20260101T050000Z.jsonl.gz",
+            "kibitz-backup-20260101T060000Z.jsonl.gz",
+            "kibitz-backup-20260101T070000Z.jsonl.gz",
+        ]
         # another process holding the lock: this one writes nothing
         with schedule._locked(tmp_path / "b") as mine:
             assert mine
@@ -265,8 +287,12 @@ async def test_scheduled_backups_when_due_keeping_the_newest(tmp_path: Path) -> 
 
 
 async def test_the_server_writes_scheduled_backups(tmp_path: Path) -> None:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'k.db'}", secret_key=SECRET,
-                        backup_enabled=True, backup_dir=str(tmp_path / "b"))  # fmt: skip
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'k.db'}",
+        secret_key=SECRET,
+        backup_enabled=True,
+        backup_dir=str(tmp_path / "b"),
+    )
     kb = Kibitz.create(settings)
     await migrate.upgrade(kb.db)
     app = create_app(kb=kb)

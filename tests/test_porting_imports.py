@@ -131,8 +131,7 @@ async def test_a_dry_run_reports_the_same_and_writes_nothing(kb: Any) -> None:
     assert dry.dry_run and dry.comments_imported == 8 and dry.threads_created == 2
     assert await rows(kb) == [] and await rows(kb, threads) == []
     real = await import_sample(kb, "disqus", "disqus.xml")
-    for field in ("threads_created", "comments_imported", "statuses", "skipped_count",
-                  "notices"):  # fmt: skip
+    for field in ("threads_created", "comments_imported", "statuses", "skipped_count", "notices"):
         assert getattr(dry, field) == getattr(real, field)
 
 
@@ -193,8 +192,11 @@ async def test_wordpress_with_wpdiscuz_meta(client: Any) -> None:
 
     records = await rows(kb, import_records)
     metas = {r.source_id: json.loads(r.meta) for r in records if r.meta}
-    assert metas == {"11": {"sticky": True}, "12": {"closed": True},
-                     "14": {"feedback_form_id": "7"}}  # fmt: skip
+    assert metas == {
+        "11": {"sticky": True},
+        "12": {"closed": True},
+        "14": {"feedback_form_id": "7"},
+    }
     await assert_counts_consistent(kb)
 
 
@@ -231,10 +233,12 @@ async def test_isso_database(client: Any, tmp_path: Path) -> None:
 async def test_isso_json_and_ids_per_thread(client: Any) -> None:
     report = await import_sample(client.kb, "isso", "isso.json")
     assert report.comments_imported == 4 and report.threads_created == 2
-    assert {s.reason for s in report.skipped} == {"missing or bad created time",
-                                                  "thread without an id"}  # fmt: skip
+    assert {s.reason for s in report.skipped} == {
+        "missing or bad created time",
+        "thread without an id",
+    }
     page = await read_thread(client, "/blog/article1", sort="oldest")
-    james, harold = page["comments"]
+    _james, harold = page["comments"]
     assert [r["author"]["name"] for r in harold["replies"]] == ["Reply writer"]
     second = await read_thread(client, "/blog/article2")
     assert second["comments"][0]["author"]["name"] == "Anna"
@@ -309,17 +313,18 @@ async def test_bad_files_import_nothing(
 
 async def test_addresses_mapped_to_new_keys(kb: Any, tmp_path: Path) -> None:
     mapping = KeyMapping(
-        rewrites=(("https://old.example.com/2021/", "https://new.example.com/archive/2021/"),
-                  ("http://old.example.com/2021/", "https://new.example.com/archive/2021/")),
+        rewrites=(
+            ("https://old.example.com/2021/", "https://new.example.com/archive/2021/"),
+            ("http://old.example.com/2021/", "https://new.example.com/archive/2021/"),
+        ),
         exact={"closed-one": "/moved/archive-piece"},
-    )  # fmt: skip
+    )
     await import_sample(kb, "disqus", "disqus.xml", mapping=mapping)
     found = {t.key: t.url for t in await rows(kb, threads)}
     assert found == {
-        "/archive/2021/06/russia-strengthening-bases/":
-            "https://new.example.com/archive/2021/06/russia-strengthening-bases/",
+        "/archive/2021/06/russia-strengthening-bases/": "https://new.example.com/archive/2021/06/russia-strengthening-bases/",
         "/moved/archive-piece": "https://old.example.com/2020/01/archive-piece/",
-    }  # fmt: skip
+    }
 
 
 async def test_keys_from_the_source_identifier(kb: Any) -> None:

@@ -35,11 +35,26 @@ VERSION = 1
 # settings that describe a machine, not the site: left out so that an archive is the same
 # wherever it is made (and the database URL may hold a password)
 DEPLOYMENT_SETTINGS = {
-    "env", "database_url", "host", "port", "workers", "auto_migrate", "db_pool_size",
-    "log_level", "trust_forwarded_for", "worker_in_process", "cache_max_bytes", "smtp_host",
-    "smtp_port", "smtp_security", "smtp_user", "backup_enabled", "backup_dir",
-    "backup_interval_seconds", "backup_keep",
-}  # fmt: skip
+    "env",
+    "database_url",
+    "host",
+    "port",
+    "workers",
+    "auto_migrate",
+    "db_pool_size",
+    "log_level",
+    "trust_forwarded_for",
+    "worker_in_process",
+    "cache_max_bytes",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "smtp_user",
+    "backup_enabled",
+    "backup_dir",
+    "backup_interval_seconds",
+    "backup_keep",
+}
 
 
 class ExportFailed(ServiceError):
@@ -52,15 +67,21 @@ def column_kind(column: sa.Column[Any]) -> str:
     if isinstance(t, TypeDecorator):
         t = t.impl_instance
     kinds: list[tuple[type[Any], str]] = [
-        (sa.Boolean, "boolean"), (sa.DateTime, "datetime"), (sa.Float, "float"),
-        (sa.Integer, "integer"), (sa.Numeric, "decimal"), (sa.JSON, "json"),
-        (sa.LargeBinary, "binary"), (sa.String, "text"),
-    ]  # fmt: skip
+        (sa.Boolean, "boolean"),
+        (sa.DateTime, "datetime"),
+        (sa.Float, "float"),
+        (sa.Integer, "integer"),
+        (sa.Numeric, "decimal"),
+        (sa.JSON, "json"),
+        (sa.LargeBinary, "binary"),
+        (sa.String, "text"),
+    ]
     for cls, kind in kinds:
         if isinstance(t, cls):
             return kind
-    raise ExportFailed("unknown_type", f"{column.table.name}.{column.name}: cannot archive "
-                       f"values of type {t!r}")  # fmt: skip
+    raise ExportFailed(
+        "unknown_type", f"{column.table.name}.{column.name}: cannot archive values of type {t!r}"
+    )
 
 
 def encode(kind: str, value: Any) -> Any:
@@ -109,8 +130,13 @@ def _line(obj: Any) -> bytes:
     return text.encode("utf-8") + b"\n"
 
 
-def _write(conn: Connection, out: IO[bytes], schema: str | None, settings: Settings,
-           progress: Callable[[int], None] | None) -> int:  # fmt: skip
+def _write(
+    conn: Connection,
+    out: IO[bytes],
+    schema: str | None,
+    settings: Settings,
+    progress: Callable[[int], None] | None,
+) -> int:
     if conn.dialect.name == "postgresql":
         # one snapshot for every table, however long the export takes
         conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
@@ -124,18 +150,26 @@ def _write(conn: Connection, out: IO[bytes], schema: str | None, settings: Setti
         "excluded": {n: r.reason for n, r in sorted(RULES.items()) if isinstance(r, Exclude)},
         "omitted": {
             f"{n}.{col}": why
-            for n, r in sorted(RULES.items()) if isinstance(r, Export)
+            for n, r in sorted(RULES.items())
+            if isinstance(r, Export)
             for col, why in sorted(r.omit.items())
         },
-    }  # fmt: skip
+    }
     out.write(_line(header))
     out.write(_line({"settings": archived_settings(settings)}))
     total = 0
     for table, columns in tables:
         kinds = [column_kind(c) for c in columns]
         count = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-        out.write(_line({"table": table.name, "rows": count,
-                         "columns": [[c.name, k] for c, k in zip(columns, kinds, strict=True)]}))  # fmt: skip
+        out.write(
+            _line(
+                {
+                    "table": table.name,
+                    "rows": count,
+                    "columns": [[c.name, k] for c, k in zip(columns, kinds, strict=True)],
+                }
+            )
+        )
         order = list(table.primary_key.columns) or columns
         result = conn.execution_options(yield_per=2000).execute(
             sa.select(*columns).order_by(*order)
@@ -153,14 +187,18 @@ def _write(conn: Connection, out: IO[bytes], schema: str | None, settings: Setti
     return total
 
 
-async def export(kb: Kibitz, out: IO[bytes], *, gzipped: bool,
-                 progress: Callable[[int], None] | None = None) -> int:  # fmt: skip
+async def export(
+    kb: Kibitz, out: IO[bytes], *, gzipped: bool, progress: Callable[[int], None] | None = None
+) -> int:
     """Write the archive to ``out``; returns the number of rows written."""
     schema = await migrate.current_revision(kb.db)
     head = migrate.head_revision()
     if schema != head:
-        raise ExportFailed("not_migrated", f"The database is at schema {schema}, this kibitz "
-                           f"at {head}: run `kibitz migrate` first.")  # fmt: skip
+        raise ExportFailed(
+            "not_migrated",
+            f"The database is at schema {schema}, this kibitz "
+            f"at {head}: run `kibitz migrate` first.",
+        )
     plan()  # refuse before writing anything
     sink: IO[bytes] = out
     if gzipped:

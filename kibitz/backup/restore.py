@@ -59,17 +59,21 @@ class _Reader:
         try:
             raw = self.file.readline()
         except (OSError, EOFError) as exc:
-            raise RestoreFailed(f"The archive is damaged near line {self.n + 1}: {exc}. "
-                                "Nothing was restored.") from None  # fmt: skip
+            raise RestoreFailed(
+                f"The archive is damaged near line {self.n + 1}: {exc}. Nothing was restored."
+            ) from None
         self.n += 1
         if not raw:
-            raise RestoreFailed(f"The archive ends early, at line {self.n}: it is cut off. "
-                                "Nothing was restored.")  # fmt: skip
+            raise RestoreFailed(
+                f"The archive ends early, at line {self.n}: it is cut off. Nothing was restored."
+            )
         try:
             return json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise RestoreFailed(f"Line {self.n} of the archive is not JSON: it is damaged or "
-                                "cut off. Nothing was restored.") from None  # fmt: skip
+            raise RestoreFailed(
+                f"Line {self.n} of the archive is not JSON: it is damaged or "
+                "cut off. Nothing was restored."
+            ) from None
 
 
 def _header(reader: _Reader) -> dict[str, Any]:
@@ -80,16 +84,22 @@ def _header(reader: _Reader) -> dict[str, Any]:
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise RestoreFailed("This is not a kibitz archive (its first line does not say so).")
     if header.get("version") != VERSION:
-        raise RestoreFailed(f"This archive has format version {header.get('version')}; this "
-                            f"kibitz reads version {VERSION}. Use a newer kibitz.")  # fmt: skip
+        raise RestoreFailed(
+            f"This archive has format version {header.get('version')}; this "
+            f"kibitz reads version {VERSION}. Use a newer kibitz."
+        )
     schema = header.get("schema")
-    try:
-        known = ScriptDirectory.from_config(migrate.alembic_config()).get_revision(schema)
-    except CommandError:
-        known = None
+    known = None
+    if isinstance(schema, str):
+        try:
+            known = ScriptDirectory.from_config(migrate.alembic_config()).get_revision(schema)
+        except CommandError:
+            known = None
     if not isinstance(schema, str) or known is None:
-        raise RestoreFailed(f"The archive's schema {schema!r} is unknown to this kibitz: it was "
-                            "made by a newer one. Restore it with that version.")  # fmt: skip
+        raise RestoreFailed(
+            f"The archive's schema {schema!r} is unknown to this kibitz: it was "
+            "made by a newer one. Restore it with that version."
+        )
     return header
 
 
@@ -111,8 +121,9 @@ def _decode(kind: str, value: Any, sqlite: bool) -> Any:
     return value
 
 
-def _sections(reader: _Reader, header: dict[str, Any]
-              ) -> Iterator[tuple[str, list[list[str]], Iterator[list[Any]]]]:  # fmt: skip
+def _sections(
+    reader: _Reader, header: dict[str, Any]
+) -> Iterator[tuple[str, list[list[str]], Iterator[list[Any]]]]:
     """(table, columns, rows) for each table, checking counts and the end line."""
     expected = list(header.get("tables") or [])
     settings_line = reader.next()
@@ -126,33 +137,40 @@ def _sections(reader: _Reader, header: dict[str, Any]
             raise RestoreFailed(f"Line {reader.n}: expected the table {name}.")
         count = int(section.get("rows", -1))
         columns = section.get("columns") or []
-
-        def rows(count: int = count) -> Iterator[list[Any]]:
-            for _ in range(count):
-                row = reader.next()
-                if not isinstance(row, list) or len(row) != len(columns):
-                    raise RestoreFailed(f"Line {reader.n} of the archive is not a row of "
-                                        f"{name}. Nothing was restored.")  # fmt: skip
-                yield row
-
-        yield name, columns, rows()
+        yield name, columns, _rows(reader, name, count, len(columns))
         total += count
     end = reader.next()
     if not isinstance(end, dict) or not end.get("end") or end.get("rows") != total:
         raise RestoreFailed(f"Line {reader.n}: the archive's end mark is missing or wrong.")
 
 
+def _rows(reader: _Reader, name: str, count: int, width: int) -> Iterator[list[Any]]:
+    for _ in range(count):
+        row = reader.next()
+        if not isinstance(row, list) or len(row) != width:
+            raise RestoreFailed(
+                f"Line {reader.n} of the archive is not a row of {name}. Nothing was restored."
+            )
+        yield row
+
+
 def _nonempty_tables(conn: Connection) -> list[str]:
     names = [n for n in inspect(conn).get_table_names() if n != "alembic_version"]
     return [
-        n for n in names
+        n
+        for n in names
         if conn.execute(sa.text(f'SELECT 1 FROM "{n}" LIMIT 1')).first() is not None  # noqa: S608
-    ]  # fmt: skip
+    ]
 
 
-def _insert_all(conn: Connection, reader: _Reader, header: dict[str, Any],
-                report: RestoreReport, progress: Callable[[int], None] | None,
-                write: bool) -> None:  # fmt: skip
+def _insert_all(
+    conn: Connection,
+    reader: _Reader,
+    header: dict[str, Any],
+    report: RestoreReport,
+    progress: Callable[[int], None] | None,
+    write: bool,
+) -> None:
     sqlite = conn.dialect.name == "sqlite"
     existing = set(inspect(conn).get_table_names()) if write else set()
     for name, columns, rows in _sections(reader, header):
@@ -166,8 +184,9 @@ def _insert_all(conn: Connection, reader: _Reader, header: dict[str, Any],
         for row in rows:
             n += 1
             if write:
-                batch.append({c: _decode(k, v, sqlite)
-                              for c, k, v in zip(names, kinds, row, strict=True)})  # fmt: skip
+                batch.append(
+                    {c: _decode(k, v, sqlite) for c, k, v in zip(names, kinds, row, strict=True)}
+                )
                 if len(batch) >= _BATCH:
                     conn.execute(sa.insert(table), batch)
                     batch.clear()
@@ -188,14 +207,17 @@ def _reset_sequences(conn: Connection, tables: list[str]) -> None:
     inspector = inspect(conn)
     for name in tables:
         for column in inspector.get_pk_constraint(name).get("constrained_columns", []):
-            seq = conn.execute(sa.text("SELECT pg_get_serial_sequence(:t, :c)"),
-                               {"t": name, "c": column}).scalar()  # fmt: skip
+            seq = conn.execute(
+                sa.text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": name, "c": column}
+            ).scalar()
             if seq:
                 conn.execute(
-                    sa.text(f'SELECT setval(:s, COALESCE((SELECT MAX("{column}") FROM "{name}"), '  # noqa: S608
-                            "0) + 1, false)"),
+                    sa.text(
+                        f'SELECT setval(:s, COALESCE((SELECT MAX("{column}") FROM "{name}"), '  # noqa: S608
+                        "0) + 1, false)"
+                    ),
                     {"s": seq},
-                )  # fmt: skip
+                )
 
 
 def _is_ancestor(older: str, newer: str) -> bool:
@@ -203,9 +225,13 @@ def _is_ancestor(older: str, newer: str) -> bool:
     return any(rev.revision == older for rev in script.iterate_revisions(newer, "base"))
 
 
-async def restore(kb: Kibitz, file: IO[bytes], *, dry_run: bool = False,
-                  progress: Callable[[str, int, int | None], None] | None = None
-                  ) -> RestoreReport:  # fmt: skip
+async def restore(
+    kb: Kibitz,
+    file: IO[bytes],
+    *,
+    dry_run: bool = False,
+    progress: Callable[[str, int, int | None], None] | None = None,
+) -> RestoreReport:
     reader = _Reader(file)
     header = _header(reader)
     schema: str = header["schema"]
@@ -236,8 +262,12 @@ async def restore(kb: Kibitz, file: IO[bytes], *, dry_run: bool = False,
     return report
 
 
-async def restore_file(kb: Kibitz, path: Path, *, dry_run: bool = False,
-                       progress: Callable[[str, int, int | None], None] | None = None
-                       ) -> RestoreReport:  # fmt: skip
+async def restore_file(
+    kb: Kibitz,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    progress: Callable[[str, int, int | None], None] | None = None,
+) -> RestoreReport:
     with path.open("rb") as f:
         return await restore(kb, f, dry_run=dry_run, progress=progress)

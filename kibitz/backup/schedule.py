@@ -103,8 +103,9 @@ def _in_own_loop(settings: Settings) -> Path | None:
 async def run_forever(settings: Settings, stop: asyncio.Event) -> None:
     """Write archives when they are due until ``stop`` is set. Each runs in a thread with its
     own connections, so a long export never holds up the requests this process serves."""
-    log.info("scheduled backups into %s every %ss", settings.backup_dir,
-             settings.backup_interval_seconds)  # fmt: skip
+    log.info(
+        "scheduled backups into %s every %ss", settings.backup_dir, settings.backup_interval_seconds
+    )
     while not stop.is_set():
         try:
             path = await asyncio.to_thread(_in_own_loop, settings)

@@ -29,8 +29,9 @@ class _Bar:
         if stage != self.stage:
             self.close()
             label = {"read": "reading ", "write": "writing ", "restore": "restoring"}[stage]
-            self.bar = click.progressbar(length=total or 0, label=label, file=sys.stderr,
-                                         show_pos=stage != "read", width=30)  # fmt: skip
+            self.bar = click.progressbar(
+                length=total or 0, label=label, file=sys.stderr, show_pos=stage != "read", width=30
+            )
             self.bar.__enter__()
             self.stage, self.done = stage, 0
         if self.bar is not None:
@@ -48,16 +49,22 @@ def _print_report(report: Any) -> None:
 
     assert isinstance(report, ImportReport)
     would = "would be " if report.dry_run else ""
-    click.echo(f"{report.format} import (source {report.source!r})"
-               + (": dry run, nothing written" if report.dry_run else ""))  # fmt: skip
-    click.echo(f"  threads: {report.threads_created} {would}created, "
-               f"{report.threads_updated} {would}updated, {report.threads_unchanged} unchanged")  # fmt: skip
+    click.echo(
+        f"{report.format} import (source {report.source!r})"
+        + (": dry run, nothing written" if report.dry_run else "")
+    )
+    click.echo(
+        f"  threads: {report.threads_created} {would}created, "
+        f"{report.threads_updated} {would}updated, {report.threads_unchanged} unchanged"
+    )
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(report.statuses.items()))
-    click.echo(f"  comments: {report.comments_imported} {would}imported"
-               + (f" ({statuses})" if statuses else "")
-               + f", {report.comments_already_imported} imported before")  # fmt: skip
+    click.echo(
+        f"  comments: {report.comments_imported} {would}imported"
+        + (f" ({statuses})" if statuses else "")
+        + f", {report.comments_already_imported} imported before"
+    )
     for message, n in sorted(report.notices.items()):
-        click.echo(f"  note: {n} × {message}")
+        click.echo(f"  note: {n} x {message}")
     if report.skipped_count:
         click.echo(f"  skipped: {report.skipped_count}")
         for item in report.skipped:
@@ -73,23 +80,52 @@ def _print_report(report: Any) -> None:
 @click.argument("fmt", metavar="FORMAT", type=click.Choice(IMPORT_FORMATS))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Read everything, report, write nothing.")
-@click.option("--map", "rewrites", nargs=2, multiple=True, metavar="OLD NEW",
-              help="Rewrite page addresses starting with OLD to start with NEW (repeatable).")
-@click.option("--map-file", type=click.File("r", encoding="utf-8"),
-              help="CSV of old address or identifier, new key or address.")
-@click.option("--key", "key_from", type=click.Choice(["path", "url", "identifier"]),
-              default="path", show_default=True,
-              help="Thread keys from the page's path, its whole address, or the source's "
-              "page identifier.")
-@click.option("--pingbacks", type=click.Choice(["skip", "keep"]), default="skip",
-              show_default=True, help="WordPress pingbacks and trackbacks.")
-@click.option("--source", default=None,
-              help="Label recorded with imported rows (default: the format); give two sites "
-              "of the same kind different labels.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")  # fmt: skip
-def import_cmd(fmt: str, file: Path, dry_run: bool, rewrites: tuple[tuple[str, str], ...],
-               map_file: Any, key_from: str, pingbacks: str, source: str | None,
-               no_progress: bool) -> None:  # fmt: skip
+@click.option(
+    "--map",
+    "rewrites",
+    nargs=2,
+    multiple=True,
+    metavar="OLD NEW",
+    help="Rewrite page addresses starting with OLD to start with NEW (repeatable).",
+)
+@click.option(
+    "--map-file",
+    type=click.File("r", encoding="utf-8"),
+    help="CSV of old address or identifier, new key or address.",
+)
+@click.option(
+    "--key",
+    "key_from",
+    type=click.Choice(["path", "url", "identifier"]),
+    default="path",
+    show_default=True,
+    help="Thread keys from the page's path, its whole address, or the source's page identifier.",
+)
+@click.option(
+    "--pingbacks",
+    type=click.Choice(["skip", "keep"]),
+    default="skip",
+    show_default=True,
+    help="WordPress pingbacks and trackbacks.",
+)
+@click.option(
+    "--source",
+    default=None,
+    help="Label recorded with imported rows (default: the format); give two sites "
+    "of the same kind different labels.",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def import_cmd(
+    fmt: str,
+    file: Path,
+    dry_run: bool,
+    rewrites: tuple[tuple[str, str], ...],
+    map_file: Any,
+    key_from: str,
+    pingbacks: str,
+    source: str | None,
+    no_progress: bool,
+) -> None:
     """Import FILE, an export of another comment system, or restore a kibitz archive.
 
     FORMAT is disqus (XML export), wordpress (WXR, with wpDiscuz votes and flags), isso
@@ -144,8 +180,9 @@ def _restore(file: Path, dry_run: bool, bar: _Bar) -> None:
         sys.exit(1)
     bar.close()
     verb = "would restore" if dry_run else "restored"
-    click.echo(f"{verb} {report.rows} rows in {len(report.tables)} tables "
-               f"(archive schema {report.schema})")  # fmt: skip
+    click.echo(
+        f"{verb} {report.rows} rows in {len(report.tables)} tables (archive schema {report.schema})"
+    )
     for name, n in report.tables.items():
         click.echo(f"  {name}: {n}")
     for line in report.settings_differences:
@@ -153,9 +190,14 @@ def _restore(file: Path, dry_run: bool, bar: _Bar) -> None:
 
 
 @main.command("export")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write (default: kibitz-backup-<time>.jsonl.gz here; - for "
-              "standard output). A name ending in .gz is compressed.")  # fmt: skip
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write (default: kibitz-backup-<time>.jsonl.gz here; - for "
+    "standard output). A name ending in .gz is compressed.",
+)
 def export_cmd(output: Path | None) -> None:
     """Write a complete archive of this site (see docs/backup-format.md), to move it or keep
     it; `kibitz import kibitz FILE` restores it into an empty database."""
@@ -186,5 +228,4 @@ def backup_cmd() -> None:
         return await schedule.backup_now(kb)
 
     path = run(work)
-    click.echo(f"wrote {path} (keeping the newest {settings.backup_keep} in "
-               f"{settings.backup_dir})")  # fmt: skip
+    click.echo(f"wrote {path} (keeping the newest {settings.backup_keep} in {settings.backup_dir})")

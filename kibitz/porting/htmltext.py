@@ -18,12 +18,50 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, quote, urlsplit
 
-_DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "noscript", "template",
-                      "head", "title", "svg", "math", "select", "textarea", "button"}  # fmt: skip
-_BLOCKS = {"p", "div", "section", "article", "header", "footer", "aside", "figure",
-           "figcaption", "table", "tr", "dl", "dt", "dd", "center", "address"}  # fmt: skip
-_EMPHASIS = {"em": "*", "i": "*", "cite": "*", "strong": "**", "b": "**",
-             "del": "~~", "s": "~~", "strike": "~~"}  # fmt: skip
+_DROP_WITH_CONTENT = {
+    "script",
+    "style",
+    "iframe",
+    "object",
+    "embed",
+    "noscript",
+    "template",
+    "head",
+    "title",
+    "svg",
+    "math",
+    "select",
+    "textarea",
+    "button",
+}
+_BLOCKS = {
+    "p",
+    "div",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "aside",
+    "figure",
+    "figcaption",
+    "table",
+    "tr",
+    "dl",
+    "dt",
+    "dd",
+    "center",
+    "address",
+}
+_EMPHASIS = {
+    "em": "*",
+    "i": "*",
+    "cite": "*",
+    "strong": "**",
+    "b": "**",
+    "del": "~~",
+    "s": "~~",
+    "strike": "~~",
+}
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _SAFE_SCHEMES = ("http", "https", "mailto")
 
@@ -48,10 +86,7 @@ def _escape_line_start(line: str) -> str:
     if not m:
         return line
     lead, marker = m.group(1), m.group(2)
-    if marker[-1] in ".)":
-        escaped = marker[:-1] + "\\" + marker[-1]
-    else:
-        escaped = "\\" + marker
+    escaped = marker[:-1] + "\\" + marker[-1] if marker[-1] in ".)" else "\\" + marker
     return lead + escaped + line[m.end() :]
 
 
@@ -280,8 +315,9 @@ class _Converter(HTMLParser):
                 if not raw:
                     del parts[i:]
                     return
-                ticks = "`" * (max((len(m.group(0)) for m in _BACKTICKS.finditer(raw)),
-                                   default=0) + 1)  # fmt: skip
+                ticks = "`" * (
+                    max((len(m.group(0)) for m in _BACKTICKS.finditer(raw)), default=0) + 1
+                )
                 pad = " " if raw.startswith("`") or raw.endswith("`") else ""
                 parts[i:] = [f"{ticks}{pad}{raw}{pad}{ticks}"]
                 return

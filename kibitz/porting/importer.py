@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import multiprocessing
-import os
 import json
 import logging
+import multiprocessing
+import os
 import shutil
 import tempfile
 from collections import Counter, deque
@@ -157,8 +157,9 @@ def _opened(file: IO[bytes], progress: Progress | None) -> IO[bytes]:
     return counting  # type: ignore[no-any-return]
 
 
-def _records(file: IO[bytes], options: ImportOptions, progress: Progress | None
-             ) -> Iterator[Record]:  # fmt: skip
+def _records(
+    file: IO[bytes], options: ImportOptions, progress: Progress | None
+) -> Iterator[Record]:
     if options.format == "isso":
         head = file.read(len(isso.SQLITE_MAGIC))
         file.seek(-len(head), 1)
@@ -195,8 +196,9 @@ def _isso_sqlite(file: IO[bytes]) -> Iterator[Record]:
         yield from isso.parse_sqlite(path)
 
 
-def stage(file: IO[bytes], options: ImportOptions, report: ImportReport,
-          progress: Progress | None = None) -> Staging:  # fmt: skip
+def stage(
+    file: IO[bytes], options: ImportOptions, report: ImportReport, progress: Progress | None = None
+) -> Staging:
     """Parse the whole file into a staging store (synchronous: run it in a thread)."""
     staging = Staging()
     try:
@@ -215,8 +217,7 @@ def stage(file: IO[bytes], options: ImportOptions, report: ImportReport,
         staging.close()
         raise
     for dup in staging.duplicates:
-        report.skip(Skip(kind="comment", id=dup.id, reason="comment id repeated",
-                         where=dup.where))  # fmt: skip
+        report.skip(Skip(kind="comment", id=dup.id, reason="comment id repeated", where=dup.where))
     return staging
 
 
@@ -235,14 +236,26 @@ def _groups(staging: Staging, options: ImportOptions, report: ImportReport) -> l
     for t in staging.threads():
         if t.deleted:
             n = staging.count_of([t.id])
-            report.skip(Skip(kind="thread", id=t.id, where=t.url,
-                             reason=f"deleted in the source, with its {n} comments"))  # fmt: skip
+            report.skip(
+                Skip(
+                    kind="thread",
+                    id=t.id,
+                    where=t.url,
+                    reason=f"deleted in the source, with its {n} comments",
+                )
+            )
             continue
         target = options.mapping.target(t)
         if target is None:
             n = staging.count_of([t.id])
-            report.skip(Skip(kind="thread", id=t.id, where=t.url or t.identifier,
-                             reason=f"no usable page address or key ({n} comments)"))  # fmt: skip
+            report.skip(
+                Skip(
+                    kind="thread",
+                    id=t.id,
+                    where=t.url or t.identifier,
+                    reason=f"no usable page address or key ({n} comments)",
+                )
+            )
             continue
         key, url = target
         group = groups.get(key)
@@ -254,8 +267,14 @@ def _groups(staging: Staging, options: ImportOptions, report: ImportReport) -> l
             group.title = group.title or t.title
             group.closed = group.closed or t.closed
     for orphan in staging.orphans():
-        report.skip(Skip(kind="comment", id=orphan.id, where=orphan.where,
-                         reason=f"its thread {orphan.thread!r} is not in the file"))  # fmt: skip
+        report.skip(
+            Skip(
+                kind="comment",
+                id=orphan.id,
+                where=orphan.where,
+                reason=f"its thread {orphan.thread!r} is not in the file",
+            )
+        )
     return list(groups.values())
 
 
@@ -267,8 +286,9 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
         yield items[i : i + _CHUNK]
 
 
-def _known(conn: Connection, source: str, key: str, thread_ids: list[str], comment_ids: list[str]
-           ) -> tuple[Any, set[str], dict[str, planning.Existing]]:  # fmt: skip
+def _known(
+    conn: Connection, source: str, key: str, thread_ids: list[str], comment_ids: list[str]
+) -> tuple[Any, set[str], dict[str, planning.Existing]]:
     """The kibitz thread for the key, and what of this group was imported before."""
     r = import_records
     thread = thread_service.get_row(conn, key)
@@ -282,14 +302,20 @@ def _known(conn: Connection, source: str, key: str, thread_ids: list[str], comme
     existing: dict[str, planning.Existing] = {}
     for chunk in _chunks(comment_ids):
         rows = conn.execute(
-            sa.select(r.c.source_id, comments.c.id, comments.c.thread_id, comments.c.root_id,
-                      comments.c.depth)
+            sa.select(
+                r.c.source_id,
+                comments.c.id,
+                comments.c.thread_id,
+                comments.c.root_id,
+                comments.c.depth,
+            )
             .join(comments, comments.c.id == r.c.comment_id)
             .where(r.c.source == source, r.c.kind == "comment", r.c.source_id.in_(chunk))
-        )  # fmt: skip
+        )
         for row in rows:
-            existing[row.source_id] = planning.Existing(row.id, row.thread_id, row.root_id,
-                                                        row.depth)  # fmt: skip
+            existing[row.source_id] = planning.Existing(
+                row.id, row.thread_id, row.root_id, row.depth
+            )
     return thread, known_threads, existing
 
 
@@ -330,20 +356,28 @@ class _DryRun(Exception):
         self.result = result
 
 
-def _write(conn: Connection, group: _Group, source: str, the_plan: planning.Plan,
-           now: datetime, dry_run: bool) -> tuple[bool, int]:  # fmt: skip
+def _write(
+    conn: Connection,
+    group: _Group,
+    source: str,
+    the_plan: planning.Plan,
+    now: datetime,
+    dry_run: bool,
+) -> tuple[bool, int]:
     """One thread's import, in the caller's transaction. Returns (thread created, comments)."""
     thread = thread_service.get_row(conn, group.key)
     created = thread is None
     if thread is None:
-        first = min((r.values["created_at"] for g in the_plan.generations for r in g),
-                    default=None)  # fmt: skip
+        first = min((r.values["created_at"] for g in the_plan.generations for r in g), default=None)
         conn.execute(
             sa.insert(threads).values(
-                key=group.key, title=thread_service.check_title(group.title), url=group.url,
-                closed=group.closed, created_at=group.created_at or first or now,
+                key=group.key,
+                title=thread_service.check_title(group.title),
+                url=group.url,
+                closed=group.closed,
+                created_at=group.created_at or first or now,
             )
-        )  # fmt: skip
+        )
         thread = thread_service.get_row(conn, group.key)
     else:
         fill = {}
@@ -361,15 +395,24 @@ def _write(conn: Connection, group: _Group, source: str, the_plan: planning.Plan
             )
         ).scalars()
     )
-    records = [
-        {"source": source, "kind": "thread", "source_id": sid, "thread_id": thread.id,
-         "comment_id": None, "meta": None, "imported_at": now}
-        for sid in group.source_ids if sid not in known
-    ]  # fmt: skip
+    records: list[dict[str, Any]] = [
+        {
+            "source": source,
+            "kind": "thread",
+            "source_id": sid,
+            "thread_id": thread.id,
+            "comment_id": None,
+            "meta": None,
+            "imported_at": now,
+        }
+        for sid in group.source_ids
+        if sid not in known
+    ]
     placed: dict[str, tuple[int, int | None, int]] = {}  # source id -> (id, root, depth)
     for generation in the_plan.generations:
         rows = []
         for item in generation:
+            tree: dict[str, int | None]
             if item.parent_new is not None:
                 pid, proot, pdepth = placed[item.parent_new]
                 tree = {"parent_id": pid, "root_id": proot or pid, "depth": pdepth + 1}
@@ -379,17 +422,26 @@ def _write(conn: Connection, group: _Group, source: str, the_plan: planning.Plan
             else:
                 tree = {"parent_id": None, "root_id": None, "depth": 0}
             rows.append({"thread_id": thread.id, **tree, **item.values})
-        ids = conn.execute(
-            sa.insert(comments).returning(comments.c.id, sort_by_parameter_order=True), rows
-        ).scalars().all()  # fmt: skip
+        ids = (
+            conn.execute(
+                sa.insert(comments).returning(comments.c.id, sort_by_parameter_order=True), rows
+            )
+            .scalars()
+            .all()
+        )
         for item, row, new_id in zip(generation, rows, ids, strict=True):
             placed[item.source_id] = (new_id, row["root_id"], row["depth"])
             records.append(
-                {"source": source, "kind": "comment", "source_id": item.source_id[:255],
-                 "thread_id": thread.id, "comment_id": new_id,
-                 "meta": json.dumps(item.meta, sort_keys=True) if item.meta else None,
-                 "imported_at": now}
-            )  # fmt: skip
+                {
+                    "source": source,
+                    "kind": "comment",
+                    "source_id": item.source_id[:255],
+                    "thread_id": thread.id,
+                    "comment_id": new_id,
+                    "meta": json.dumps(item.meta, sort_keys=True) if item.meta else None,
+                    "imported_at": now,
+                }
+            )
     if records:
         conn.execute(sa.insert(import_records), records)
     recount(conn, thread.id)
@@ -407,8 +459,9 @@ class _Prepared:
     plan: planning.Plan
 
 
-async def _prepare(kb: Kibitz, staging: Staging, group: _Group, source: str, now: datetime,
-                   pool: Executor | None) -> _Prepared:  # fmt: skip
+async def _prepare(
+    kb: Kibitz, staging: Staging, group: _Group, source: str, now: datetime, pool: Executor | None
+) -> _Prepared:
     items = staging.comments_of(group.source_ids)
     ids = [c.id for c in items]
     thread, known_threads, existing = await kb.db.read(
@@ -417,18 +470,27 @@ async def _prepare(kb: Kibitz, staging: Staging, group: _Group, source: str, now
     # rendering is the slow part: in other processes for a large import, never in the
     # write transaction
     the_plan = await asyncio.get_running_loop().run_in_executor(
-        pool, planning.make_plan, kb.settings, kb.signer, items, existing,
-        thread.id if thread is not None else None, now,
-    )  # fmt: skip
+        pool,
+        planning.make_plan,
+        kb.settings,
+        kb.signer,
+        items,
+        existing,
+        thread.id if thread is not None else None,
+        now,
+    )
     return _Prepared(group, thread, known_threads, the_plan)
 
 
-async def _finish(kb: Kibitz, ready: _Prepared, options: ImportOptions, report: ImportReport,
-                  now: datetime) -> None:  # fmt: skip
+async def _finish(
+    kb: Kibitz, ready: _Prepared, options: ImportOptions, report: ImportReport, now: datetime
+) -> None:
     group, the_plan = ready.group, ready.plan
     report.comments_already_imported += the_plan.already
-    if ready.thread is not None and not the_plan.count and (
-        ready.known_threads >= set(group.source_ids)
+    if (
+        ready.thread is not None
+        and not the_plan.count
+        and (ready.known_threads >= set(group.source_ids))
     ):
         report.threads_unchanged += 1
         return
@@ -441,9 +503,15 @@ async def _finish(kb: Kibitz, ready: _Prepared, options: ImportOptions, report: 
     except Exception as exc:  # the thread's transaction rolled back: report it, go on
         log.exception("importing thread %s failed", group.key)
         report.failed_threads += 1
-        report.skip(Skip(kind="thread", id=group.source_ids[0], where=group.key,
-                         reason=f"could not be written ({type(exc).__name__}: {exc}); "
-                         f"{the_plan.count} comments not imported"))  # fmt: skip
+        report.skip(
+            Skip(
+                kind="thread",
+                id=group.source_ids[0],
+                where=group.key,
+                reason=f"could not be written ({type(exc).__name__}: {exc}); "
+                f"{the_plan.count} comments not imported",
+            )
+        )
         return
     if not options.dry_run:
         kb.cache.invalidate(group.key)
@@ -479,13 +547,14 @@ async def import_file(
     try:
         groups = await asyncio.to_thread(_groups, staging, options, report)
         pool = _pool(staging.comment_count())
-        window = 2 * (pool._max_workers if pool is not None else 1) + 2  # noqa: SLF001
+        window = 2 * (os.cpu_count() or 1) + 2 if pool is not None else 2
         now = thread_service.now()
         pending: deque[asyncio.Future[_Prepared]] = deque()
         done = 0
         for group in groups:
-            pending.append(asyncio.ensure_future(
-                _prepare(kb, staging, group, options.label, now, pool)))  # fmt: skip
+            pending.append(
+                asyncio.ensure_future(_prepare(kb, staging, group, options.label, now, pool))
+            )
             while len(pending) >= window or (pending and group is groups[-1]):
                 await _finish(kb, await pending.popleft(), options, report, now)
                 done += 1

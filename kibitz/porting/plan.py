@@ -93,9 +93,13 @@ def _author(settings: Settings, c: SourceComment) -> tuple[str, str | None, str 
 
 
 def _tree(
-    thread_id: int | None, new: dict[str, SourceComment], existing: dict[str, Existing],
+    thread_id: int | None,
+    new: dict[str, SourceComment],
+    existing: dict[str, Existing],
     notices: list[str],
-) -> tuple[list[list[str]], dict[str, str | None], dict[str, Existing | None], dict[str, list[str]]]:  # fmt: skip
+) -> tuple[
+    list[list[str]], dict[str, str | None], dict[str, Existing | None], dict[str, list[str]]
+]:
     """Generations (parents before replies), and each comment's parent, new or earlier."""
     parent_new: dict[str, str | None] = {}
     parent_old: dict[str, Existing | None] = {}

@@ -37,8 +37,9 @@ def parse(file: IO[bytes]) -> Iterator[Record]:
         yield from _comment(c, n, people, threads)
 
 
-def _comment(c: Any, n: int, people: dict[str, dict[str, Any]], threads: set[str]
-             ) -> Iterator[Record]:  # fmt: skip
+def _comment(
+    c: Any, n: int, people: dict[str, dict[str, Any]], threads: set[str]
+) -> Iterator[Record]:
     where = f"comment #{n}"
     if not isinstance(c, dict) or not c.get("commentHex"):
         yield Skip(kind="comment", id="", reason="comment without commentHex", where=where)

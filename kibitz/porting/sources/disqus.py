@@ -14,6 +14,7 @@ from kibitz.porting.records import (
     Skip,
     SourceComment,
     SourceThread,
+    Status,
     parse_iso,
     truthy,
 )
@@ -55,6 +56,7 @@ def _post(elem: Element, n: int) -> SourceComment | Skip:
     except ValueError:
         return Skip(kind="comment", id=dsq_id, reason="missing or bad createdAt", where=where)
     author = child(elem, "author")
+    status: Status
     if truthy(child_text(elem, "isSpam")):
         status = "spam"
     elif truthy(child_text(elem, "isDeleted")):

@@ -47,8 +47,11 @@ def parse_sqlite(path: Path) -> Iterator[Record]:
             raise ImportFailed(f"This is not an Isso database: {exc}") from None
         for t in threads:
             keys = t.keys()
-            yield SourceThread(id=str(t["id"]), identifier=t["uri"] or "",
-                               title=(t["title"] if "title" in keys else "") or "")  # fmt: skip
+            yield SourceThread(
+                id=str(t["id"]),
+                identifier=t["uri"] or "",
+                title=(t["title"] if "title" in keys else "") or "",
+            )
         for row in rows:
             yield from _sqlite_comment(dict(row))
     finally:
@@ -72,8 +75,10 @@ def _sqlite_comment(c: dict[str, Any]) -> Iterator[Record]:
     except (TypeError, ValueError, OverflowError):
         edited = None
     if c.get("notification"):
-        yield Notice(message="Isso reply-notification opt-ins not carried over "
-                     "(kibitz asks readers to confirm by mail)")  # fmt: skip
+        yield Notice(
+            message="Isso reply-notification opt-ins not carried over "
+            "(kibitz asks readers to confirm by mail)"
+        )
     yield SourceComment(
         id=cid,
         thread=str(c.get("tid", "")),

@@ -32,26 +32,35 @@ def parse(file: IO[bytes]) -> Iterator[Record]:
             data = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError):
             if first:
-                raise ImportFailed("This is not a Remark42 backup: its first line is not "
-                                   "JSON.") from None  # fmt: skip
-            yield Skip(kind="record", id="", reason="not a JSON line (damaged or cut off)",
-                       where=f"line {n}")  # fmt: skip
+                raise ImportFailed(
+                    "This is not a Remark42 backup: its first line is not JSON."
+                ) from None
+            yield Skip(
+                kind="record",
+                id="",
+                reason="not a JSON line (damaged or cut off)",
+                where=f"line {n}",
+            )
             continue
         if first:
             first = False
             if not isinstance(data, dict) or "version" not in data:
-                raise ImportFailed("This is not a Remark42 backup: the first line has no "
-                                   "version.")  # fmt: skip
+                raise ImportFailed("This is not a Remark42 backup: the first line has no version.")
             if data.get("version") not in (0, 1):
                 raise ImportFailed(f"Remark42 backup version {data['version']} is not known.")
             for post in data.get("posts") or []:
                 if isinstance(post, dict) and post.get("read_only"):
                     closed.add(str(post.get("url", "")))
-            blocked = [u for u in data.get("users") or []
-                       if isinstance(u, dict) and (u.get("blocked") or {}).get("status")]  # fmt: skip
+            blocked = [
+                u
+                for u in data.get("users") or []
+                if isinstance(u, dict) and (u.get("blocked") or {}).get("status")
+            ]
             for _ in blocked:
-                yield Notice(message="Remark42 blocked users not carried over (kibitz bans "
-                             "are by address or voter)")  # fmt: skip
+                yield Notice(
+                    message="Remark42 blocked users not carried over (kibitz bans "
+                    "are by address or voter)"
+                )
             continue
         yield from _comment(data, n, closed, threads)
     if first:
@@ -75,8 +84,7 @@ def _comment(c: Any, n: int, closed: set[str], threads: set[str]) -> Iterator[Re
         return
     if url not in threads:
         threads.add(url)
-        yield SourceThread(id=url, url=url, title=str(c.get("title") or ""),
-                           closed=url in closed)  # fmt: skip
+        yield SourceThread(id=url, url=url, title=str(c.get("title") or ""), closed=url in closed)
     votes = c.get("votes") or {}
     if isinstance(votes, dict) and votes:
         up = sum(1 for v in votes.values() if v is True)
@@ -90,8 +98,10 @@ def _comment(c: Any, n: int, closed: set[str], threads: set[str]) -> Iterator[Re
     meta: dict[str, Any] = {}
     if c.get("pin"):
         meta["pinned"] = True
-        yield Notice(message="Remark42 pinned comments imported as ordinary comments "
-                     "(marked pinned in import_records.meta)")  # fmt: skip
+        yield Notice(
+            message="Remark42 pinned comments imported as ordinary comments "
+            "(marked pinned in import_records.meta)"
+        )
     try:
         edited = parse_iso(str(edit["time"])) if edit.get("time") else None
     except ValueError:

@@ -27,9 +27,14 @@ from kibitz.porting.sources.xmlstream import child_text, elements, local
 Pingbacks = Literal["skip", "keep"]
 READER_TYPES = {"", "comment", "review", "wpdiscuz_sticky"}
 STATUSES: dict[str, Status] = {
-    "1": "approved", "approve": "approved", "0": "pending", "hold": "pending",
-    "spam": "spam", "trash": "rejected", "post-trashed": "rejected",
-}  # fmt: skip
+    "1": "approved",
+    "approve": "approved",
+    "0": "pending",
+    "hold": "pending",
+    "spam": "spam",
+    "trash": "rejected",
+    "post-trashed": "rejected",
+}
 _PHP_VOTE = re.compile(r's:\d+:"(like|dislike)";i:(-?\d+);')
 
 
@@ -79,12 +84,17 @@ def _comment(c: Element, thread: str, pingbacks: Pingbacks) -> Iterator[Record]:
             yield Notice(message=f"{ctype}s skipped (--pingbacks keep imports them)")
             return
     elif ctype == "private":
-        yield Skip(kind="comment", id=cid, where=where,
-                   reason="wpDiscuz private comment (kibitz has no private comments)")  # fmt: skip
+        yield Skip(
+            kind="comment",
+            id=cid,
+            where=where,
+            reason="wpDiscuz private comment (kibitz has no private comments)",
+        )
         return
     elif ctype not in READER_TYPES:
-        yield Skip(kind="comment", id=cid, reason=f"not a reader comment (type {ctype})",
-                   where=where)  # fmt: skip
+        yield Skip(
+            kind="comment", id=cid, reason=f"not a reader comment (type {ctype})", where=where
+        )
         return
     created = _date(c)
     if created is None:
@@ -100,19 +110,25 @@ def _comment(c: Element, thread: str, pingbacks: Pingbacks) -> Iterator[Record]:
     extra: dict[str, Any] = {}
     if ctype == "wpdiscuz_sticky":
         extra["sticky"] = True
-        yield Notice(message="wpDiscuz sticky comments imported as ordinary comments "
-                     "(marked sticky in import_records.meta)")  # fmt: skip
+        yield Notice(
+            message="wpDiscuz sticky comments imported as ordinary comments "
+            "(marked sticky in import_records.meta)"
+        )
     if ctype in ("pingback", "trackback"):
         extra["type"] = ctype
     if meta.get("wpdiscuz_closed", "") not in ("", "0"):
         extra["closed"] = True
-        yield Notice(message="wpDiscuz closed comments imported open to replies "
-                     "(marked closed in import_records.meta)")  # fmt: skip
+        yield Notice(
+            message="wpDiscuz closed comments imported open to replies "
+            "(marked closed in import_records.meta)"
+        )
     form = meta.get("wpdiscuz_feedback_form_id", "")
     if form not in ("", "0"):
         extra["feedback_form_id"] = form
-        yield Notice(message="wpDiscuz inline-feedback comments imported as ordinary comments "
-                     "(form id in import_records.meta)")  # fmt: skip
+        yield Notice(
+            message="wpDiscuz inline-feedback comments imported as ordinary comments "
+            "(form id in import_records.meta)"
+        )
     parent = child_text(c, "comment_parent")
     yield SourceComment(
         id=cid,
@@ -144,8 +160,12 @@ def parse(file: IO[bytes], pingbacks: Pingbacks = "skip") -> Iterator[Record]:
             continue
         post_id = child_text(item, "post_id")
         if not post_id:
-            yield Skip(kind="thread", id=child_text(item, "link"), where=f"item #{items}",
-                       reason="post without wp:post_id")  # fmt: skip
+            yield Skip(
+                kind="thread",
+                id=child_text(item, "link"),
+                where=f"item #{items}",
+                reason="post without wp:post_id",
+            )
             continue
         date = child_text(item, "post_date_gmt")
         try:

@@ -1,11 +1,15 @@
 """Streaming XML: the direct children of one element, one at a time, cleared after use, so a
-file of any size is read in bounded memory."""
+file of any size is read in bounded memory. Uploaded files are untrusted: defusedxml refuses
+entity declarations (billion laughs) and external entities."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import IO
-from xml.etree.ElementTree import Element, ParseError, iterparse
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
 
 from kibitz.porting.records import ImportFailed
 
@@ -34,6 +38,11 @@ def elements(file: IO[bytes], depth: int, what: str) -> Iterator[Element]:
                     parents[-1].clear()
             elif level < depth and parents:
                 parents.pop()
+    except DefusedXmlException as exc:
+        raise ImportFailed(
+            f"This {what} file declares XML entities ({exc}); exports never "
+            "do, and kibitz does not expand them. Nothing was imported."
+        ) from None
     except ParseError as exc:
         line, column = exc.position
         raise ImportFailed(

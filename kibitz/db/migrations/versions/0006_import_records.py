@@ -30,18 +30,24 @@ def upgrade() -> None:
         sa.Column("comment_id", Id, nullable=True),
         sa.Column("meta", sa.Text(), nullable=True),
         sa.Column("imported_at", kibitz.db.tables.UTCDateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("kind IN ('thread', 'comment')", name=op.f("ck_import_records_kind_known")),
+        sa.CheckConstraint(
+            "kind IN ('thread', 'comment')", name=op.f("ck_import_records_kind_known")
+        ),
         sa.CheckConstraint(
             "(kind = 'comment') = (comment_id IS NOT NULL)",
             name=op.f("ck_import_records_comment_for_comment"),
         ),
         sa.ForeignKeyConstraint(
-            ["comment_id"], ["comments.id"],
-            name=op.f("fk_import_records_comment_id_comments"), ondelete="CASCADE",
+            ["comment_id"],
+            ["comments.id"],
+            name=op.f("fk_import_records_comment_id_comments"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["thread_id"], ["threads.id"],
-            name=op.f("fk_import_records_thread_id_threads"), ondelete="CASCADE",
+            ["thread_id"],
+            ["threads.id"],
+            name=op.f("fk_import_records_thread_id_threads"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_import_records")),
         sa.UniqueConstraint("source", "kind", "source_id", name="uq_import_records_source_kind_id"),
