@@ -294,6 +294,13 @@ async def test_commento_export(client: Any) -> None:
         ("remark42", b"<html>", "not a Remark42 backup"),
         ("isso", b"\x00\x01binary", "not valid JSON"),
         ("remark42", b"\x1f\x8b\x08\x00garbage", "cannot be read"),
+        (
+            "disqus",
+            b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">'
+            b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+            b'<disqus xmlns="http://disqus.com"><thread>&b;</thread></disqus>',
+            "declares XML entities",
+        ),
     ],
 )
 async def test_bad_files_import_nothing(
@@ -357,3 +364,45 @@ async def test_comments_count_toward_existing_threads(client: Any) -> None:
     assert page["thread"]["comment_count"] == 6
     await assert_counts_consistent(client.kb)
     assert (await rows(client.kb, comments))[0].body_md == "Posted on kibitz before the import"
+
+
+async def test_large_imports_render_in_worker_processes(
+    kb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "PARALLEL_FROM", 1)
+    report = await import_sample(kb, "disqus", "disqus.xml")
+    assert report.comments_imported == 8 and report.statuses["approved"] == 6
+    anna = next(r for r in await rows(kb) if r.author_name == "Anna")
+    assert anna.ip_hash == kb.signer.ip_hash("203.0.113.5")
+    assert "<strong>analysis</strong>" in anna.body_html
+    await assert_counts_consistent(kb)
+
+
+def test_the_command_reports_and_fails_clearly(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    kibitz = str(Path(sys.executable).with_name("kibitz"))
+    env = {"PATH": os.environ["PATH"], "KIBITZ_DATABASE_URL": f"sqlite:///{tmp_path}/k.db",
+           "KIBITZ_LOG_LEVEL": "warning"}  # fmt: skip
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([kibitz, *args], env=env, cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+
+    assert run("migrate").returncode == 0
+    dry = run("import", "disqus", str(DATA / "disqus.xml"), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run, nothing written" in dry.stdout
+    assert "8 would be imported (6 approved, 1 deleted, 1 spam)" in dry.stdout
+    assert "comment 3009 (post #9): missing or bad createdAt" in dry.stdout
+    cut = run("import", "disqus", str(DATA / "disqus-truncated.xml"))
+    assert cut.returncode == 1 and "Nothing was imported" in cut.stderr
+    bad_map = tmp_path / "map.csv"
+    bad_map.write_text("only-one-column\n")
+    mapped = run("import", "disqus", str(DATA / "disqus.xml"), "--map-file", str(bad_map))
+    assert mapped.returncode == 2 and "two columns" in mapped.stderr
+    done = run("import", "disqus", str(DATA / "disqus.xml"), "--map",
+               "https://old.example.com/", "https://news.example.com/")  # fmt: skip
+    assert done.returncode == 0 and "2 created" in done.stdout
