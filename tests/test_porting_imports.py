@@ -138,21 +138,23 @@ async def test_a_dry_run_reports_the_same_and_writes_nothing(kb: Any) -> None:
 async def test_a_thread_that_fails_is_left_whole_and_the_others_go_on(
     kb: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_recount = importer.recount
+    from kibitz.services import threads as thread_service
 
-    def failing(conn: Any, thread_id: int) -> None:
+    real_bump = thread_service.bump
+
+    def failing(conn: Any, thread_id: int, **changes: Any) -> None:
         key = conn.execute(sa.select(threads.c.key).where(threads.c.id == thread_id)).scalar()
         if key == PAGE:  # after its comments were inserted
             raise RuntimeError("disk full")
-        real_recount(conn, thread_id)
+        real_bump(conn, thread_id, **changes)
 
-    monkeypatch.setattr(importer, "recount", failing)
+    monkeypatch.setattr(thread_service, "bump", failing)
     report = await import_sample(kb, "disqus", "disqus.xml")
     assert report.failed_threads == 1 and report.threads_created == 1
     assert any("disk full" in s.reason and s.where == PAGE for s in report.skipped)
     assert [t.key for t in await rows(kb, threads)] == ["/2020/01/archive-piece/"]
     assert len(await rows(kb)) == 1
-    monkeypatch.setattr(importer, "recount", real_recount)
+    monkeypatch.setattr(thread_service, "bump", real_bump)
     retry = await import_sample(kb, "disqus", "disqus.xml")
     assert retry.comments_imported == 7 and retry.threads_unchanged == 1
     await assert_counts_consistent(kb)

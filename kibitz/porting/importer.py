@@ -23,6 +23,7 @@ import tempfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -444,7 +445,13 @@ def _write(
             )
     if records:
         conn.execute(sa.insert(import_records), records)
-    recount(conn, thread.id)
+    if created:  # every comment is from this import: the plan's counts are the thread's
+        approved = [r.values["created_at"] for g in the_plan.generations for r in g
+                    if r.values["status"] == "approved"]  # fmt: skip
+        thread_service.bump(conn, thread.id, comment_count=len(approved),
+                            last_comment_at=max(approved, default=None))  # fmt: skip
+    else:
+        recount(conn, thread.id)
     result = (created, len(placed))
     if dry_run:
         raise _DryRun(result)
@@ -469,16 +476,13 @@ async def _prepare(
     )
     # rendering is the slow part: in other processes for a large import, never in the
     # write transaction
-    the_plan = await asyncio.get_running_loop().run_in_executor(
-        pool,
-        planning.make_plan,
-        kb.settings,
-        kb.signer,
-        items,
-        existing,
-        thread.id if thread is not None else None,
-        now,
-    )
+    loop = asyncio.get_running_loop()
+    args = (kb.settings, kb.signer, items, existing, thread.id if thread else None, now)
+    try:
+        the_plan = await loop.run_in_executor(pool, planning.make_plan, *args)
+    except BrokenProcessPool:  # workers could not start (a __main__ without its guard)
+        log.warning("rendering in worker processes failed; rendering here instead")
+        the_plan = await loop.run_in_executor(None, planning.make_plan, *args)
     return _Prepared(group, thread, known_threads, the_plan)
 
 

@@ -205,6 +205,8 @@ def make_plan(
                 "score": up - down,
                 "wilson": wilson_lower_bound(up, down),
                 "ip_hash": signer.ip_hash(c.ip.strip()),
+                # replies from this import; a thread that had comments is recounted whole
+                "reply_count": sum(1 for k in kids.get(cid, []) if visible[k]),
             }
             rows.append(NewRow(cid, parent_new[cid], parent_old[cid], values, c.meta))
         plan.generations.append(rows)
