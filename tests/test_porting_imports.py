@@ -40,7 +40,10 @@ async def test_disqus_threads_nesting_deleted_and_spam(client: Any) -> None:
     assert ("3009", "missing or bad createdAt") in reasons
     assert any(i == "2004" and r.startswith("deleted in the source") for i, r in reasons)
     assert any(i == "3010" and "not in the file" in r for i, r in reasons)
-    assert report.notices == {"replies whose parent is not in the file shown at the top level": 1}
+    assert report.notices == {
+        "replies whose parent is not in the file shown at the top level": 1,
+        "pages without comments: no thread opened": 1,
+    }
 
     page = await read_thread(client, PAGE, sort="oldest")
     assert page["thread"]["title"] == "Russia Strengthening Its Bases"

@@ -491,6 +491,10 @@ async def _finish(
 ) -> None:
     group, the_plan = ready.group, ready.plan
     report.comments_already_imported += the_plan.already
+    if ready.thread is None and not the_plan.count and not the_plan.already:
+        # Disqus lists every page ever shown with its widget, most without a comment
+        report.notice("pages without comments: no thread opened")
+        return
     if (
         ready.thread is not None
         and not the_plan.count
