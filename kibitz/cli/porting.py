@@ -26,22 +26,29 @@ class _Bar:
     def __call__(self, stage: str, done: int, total: int | None) -> None:
         if not self.enabled:
             return
-        if stage != self.stage:
+        label = {"read": "reading", "write": "writing", "restore": "restoring"}[stage]
+        if not total:  # nothing to measure against: a running count
+            if stage != self.stage:
+                self.close()
+                self.stage = stage
+            click.echo(f"\r{label} {done:,}", nl=False, err=True)
+            return
+        if stage != self.stage or self.bar is None:
             self.close()
-            label = {"read": "reading ", "write": "writing ", "restore": "restoring"}[stage]
-            self.bar = click.progressbar(
-                length=total or 0, label=label, file=sys.stderr, show_pos=stage != "read", width=30
-            )
+            self.bar = click.progressbar(length=total, label=label.ljust(9), file=sys.stderr,
+                                         show_pos=stage != "read", width=30)  # fmt: skip
             self.bar.__enter__()
             self.stage, self.done = stage, 0
-        if self.bar is not None:
-            self.bar.update(done - self.done)
-            self.done = done
+        self.bar.update(done - self.done)
+        self.done = done
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
             self.bar = None
+        elif self.enabled and self.stage:
+            click.echo("", err=True)
+        self.stage = ""
 
 
 def _print_report(report: Any) -> None:
