@@ -351,6 +351,18 @@ def recount(conn: Connection, thread_id: int) -> None:
     thread_service.bump(conn, thread_id, comment_count=approved, last_comment_at=last)
 
 
+def _reserve_ids(conn: Connection, n: int) -> list[int]:
+    """Ids for n new comments, taken up front so that a thread goes in with one insert."""
+    if n == 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        sql = "SELECT nextval(pg_get_serial_sequence('comments', 'id')) FROM generate_series(1, :n)"
+        return sorted(conn.execute(sa.text(sql), {"n": n}).scalars())
+    # SQLite: the write transaction holds the database's only write lock
+    top = conn.execute(sa.select(sa.func.coalesce(sa.func.max(comments.c.id), 0))).scalar_one()
+    return list(range(top + 1, top + n + 1))
+
+
 class _DryRun(Exception):
     def __init__(self, result: Any) -> None:
         super().__init__("dry run")
@@ -409,9 +421,10 @@ def _write(
         for sid in group.source_ids
         if sid not in known
     ]
+    ids = iter(_reserve_ids(conn, the_plan.count))
     placed: dict[str, tuple[int, int | None, int]] = {}  # source id -> (id, root, depth)
-    for generation in the_plan.generations:
-        rows = []
+    rows: list[dict[str, Any]] = []
+    for generation in the_plan.generations:  # parents before replies, so ids grow downwards
         for item in generation:
             tree: dict[str, int | None]
             if item.parent_new is not None:
@@ -422,16 +435,9 @@ def _write(
                 tree = {"parent_id": p.id, "root_id": p.root_id or p.id, "depth": p.depth + 1}
             else:
                 tree = {"parent_id": None, "root_id": None, "depth": 0}
-            rows.append({"thread_id": thread.id, **tree, **item.values})
-        ids = (
-            conn.execute(
-                sa.insert(comments).returning(comments.c.id, sort_by_parameter_order=True), rows
-            )
-            .scalars()
-            .all()
-        )
-        for item, row, new_id in zip(generation, rows, ids, strict=True):
-            placed[item.source_id] = (new_id, row["root_id"], row["depth"])
+            new_id = next(ids)
+            rows.append({"id": new_id, "thread_id": thread.id, **tree, **item.values})
+            placed[item.source_id] = (new_id, tree["root_id"], tree["depth"] or 0)
             records.append(
                 {
                     "source": source,
@@ -443,6 +449,8 @@ def _write(
                     "imported_at": now,
                 }
             )
+    if rows:  # one statement for the whole thread, rows in id order
+        conn.execute(sa.insert(comments), rows)
     if records:
         conn.execute(sa.insert(import_records), records)
     if created:  # every comment is from this import: the plan's counts are the thread's
