@@ -67,3 +67,13 @@ def test_the_format_page_describes_every_table() -> None:
     page = (ROOT / "docs/backup-format.md").read_text("utf-8")
     for name in RULES:
         assert f"`{name}`" in page, name
+
+
+def test_settings_with_a_login_in_them_stay_out_of_the_archive() -> None:
+    from kibitz.settings import Settings
+
+    settings = Settings(webhook_urls=["https://user:pass@hooks.example.org/x"],
+                        support_url="https://news.example.org/donate")  # fmt: skip
+    kept = archive.archived_settings(settings)
+    assert "webhook_urls" not in kept and kept["support_url"] == "https://news.example.org/donate"
+    assert "database_url" not in kept and "secret_key" not in kept

@@ -12,6 +12,7 @@ import base64
 import gzip
 import json
 import os
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -116,12 +117,22 @@ def plan() -> list[tuple[sa.Table, list[sa.Column[Any]]]]:
     return out
 
 
+_CREDENTIALS = re.compile(r"://[^/\s@]*@")
+
+
 def archived_settings(settings: Settings) -> dict[str, Any]:
+    """Settings that describe the site; never a secret, nor an address with a login in it
+    (a setting added later, a Redis URL say, is left out if it holds one)."""
     out = {}
     for f in setting_fields():
         if f.metadata.get("secret") or f.name in DEPLOYMENT_SETTINGS:
             continue
-        out[f.name] = getattr(settings, f.name)
+        value = getattr(settings, f.name)
+        if any(
+            _CREDENTIALS.search(str(v)) for v in (value if isinstance(value, list) else [value])
+        ):
+            continue
+        out[f.name] = value
     return out
 
 
