@@ -56,6 +56,7 @@ FORMATS: tuple[Format, ...] = ("disqus", "wordpress", "isso", "remark42", "comme
 MAX_LISTED = 500  # skipped items listed one by one in a report; the rest are counted
 _CHUNK = 500
 PARALLEL_FROM = 2000  # comments in a file from which rendering runs in worker processes
+BATCH_COMMENTS = 1000  # small threads share a transaction up to this many comments
 
 # (stage, done, total): stage "read" counts bytes of the file, "write" counts threads
 Progress = Callable[[str, int, int | None], None]
@@ -370,12 +371,7 @@ class _DryRun(Exception):
 
 
 def _write(
-    conn: Connection,
-    group: _Group,
-    source: str,
-    the_plan: planning.Plan,
-    now: datetime,
-    dry_run: bool,
+    conn: Connection, group: _Group, source: str, the_plan: planning.Plan, now: datetime
 ) -> tuple[bool, int]:
     """One thread's import, in the caller's transaction. Returns (thread created, comments)."""
     thread = thread_service.get_row(conn, group.key)
@@ -460,10 +456,7 @@ def _write(
                             last_comment_at=max(approved, default=None))  # fmt: skip
     else:
         recount(conn, thread.id)
-    result = (created, len(placed))
-    if dry_run:
-        raise _DryRun(result)
-    return result
+    return created, len(placed)
 
 
 @dataclass
@@ -474,18 +467,42 @@ class _Prepared:
     plan: planning.Plan
 
 
+@dataclass
+class _Known:
+    """What the database held before the import, when that can be known up front: for a
+    source never imported before, which keys have threads (so most threads need no read)."""
+
+    fresh: bool
+    keys: set[str]
+
+
+def _known_up_front(conn: Connection, source: str, keys: list[str]) -> _Known:
+    r = import_records
+    fresh = conn.execute(sa.select(r.c.id).where(r.c.source == source).limit(1)).first() is None
+    found: set[str] = set()
+    for chunk in _chunks(keys):
+        found.update(
+            conn.execute(sa.select(threads.c.key).where(threads.c.key.in_(chunk))).scalars()
+        )
+    return _Known(fresh, found)
+
+
 async def _prepare(
-    kb: Kibitz, staging: Staging, group: _Group, source: str, now: datetime, pool: Executor | None
-) -> _Prepared:
-    items = staging.comments_of(group.source_ids)
-    ids = [c.id for c in items]
-    thread, known_threads, existing = await kb.db.read(
-        lambda conn: _known(conn, source, group.key, group.source_ids, ids)
-    )
+    kb: Kibitz, staging: Staging, group: _Group, source: str, now: datetime,
+    pool: Executor | None, before: _Known,
+) -> _Prepared:  # fmt: skip
+    ids, staged = staging.staged_of(group.source_ids)
+    thread: Any = None
+    known_threads: set[str] = set()
+    existing: dict[str, planning.Existing] = {}
+    if not before.fresh or group.key in before.keys:
+        thread, known_threads, existing = await kb.db.read(
+            lambda conn: _known(conn, source, group.key, group.source_ids, ids)
+        )
     # rendering is the slow part: in other processes for a large import, never in the
     # write transaction
     loop = asyncio.get_running_loop()
-    args = (kb.settings, kb.signer, items, existing, thread.id if thread else None, now)
+    args = (kb.settings, kb.signer, staged, existing, thread.id if thread else None, now)
     try:
         the_plan = await loop.run_in_executor(pool, planning.make_plan, *args)
     except BrokenProcessPool:  # workers could not start (a __main__ without its guard)
@@ -494,29 +511,44 @@ async def _prepare(
     return _Prepared(group, thread, known_threads, the_plan)
 
 
-async def _finish(
-    kb: Kibitz, ready: _Prepared, options: ImportOptions, report: ImportReport, now: datetime
-) -> None:
+def _unchanged(ready: _Prepared, report: ImportReport) -> bool:
+    """Whether the thread needs no write (counted in the report if so)."""
     group, the_plan = ready.group, ready.plan
     report.comments_already_imported += the_plan.already
     if ready.thread is None and not the_plan.count and not the_plan.already:
         # Disqus lists every page ever shown with its widget, most without a comment
         report.notice("pages without comments: no thread opened")
-        return
-    if (
-        ready.thread is not None
-        and not the_plan.count
-        and (ready.known_threads >= set(group.source_ids))
-    ):
+        return True
+    known = ready.known_threads >= set(group.source_ids)
+    if ready.thread is not None and not the_plan.count and known:
         report.threads_unchanged += 1
-        return
+        return True
+    return False
+
+
+async def _write_batch(
+    kb: Kibitz, batch: list[_Prepared], options: ImportOptions, report: ImportReport,
+    now: datetime,
+) -> None:  # fmt: skip
+    """Several whole threads in one transaction (one commit instead of one each). If it
+    fails, each is written again alone, so only the thread at fault is left out."""
+
+    def tx(conn: Connection) -> list[tuple[bool, int]]:
+        results = [_write(conn, r.group, options.label, r.plan, now) for r in batch]
+        if options.dry_run:
+            raise _DryRun(results)
+        return results
+
     try:
-        created, n = await kb.db.write(
-            lambda conn: _write(conn, group, options.label, the_plan, now, options.dry_run)
-        )
+        results = await kb.db.write(tx)
     except _DryRun as dry:
-        created, n = dry.result
-    except Exception as exc:  # the thread's transaction rolled back: report it, go on
+        results = dry.result
+    except Exception as exc:
+        if len(batch) > 1:
+            for ready in batch:
+                await _write_batch(kb, [ready], options, report, now)
+            return
+        group = batch[0].group
         log.exception("importing thread %s failed", group.key)
         report.failed_threads += 1
         report.skip(
@@ -525,23 +557,24 @@ async def _finish(
                 id=group.source_ids[0],
                 where=group.key,
                 reason=f"could not be written ({type(exc).__name__}: {exc}); "
-                f"{the_plan.count} comments not imported",
+                f"{batch[0].plan.count} comments not imported",
             )
         )
         return
-    if not options.dry_run:
-        kb.cache.invalidate(group.key)
-    for message in set(the_plan.notices):
-        report.notice(message, the_plan.notices.count(message))
-    if created:
-        report.threads_created += 1
-    else:
-        report.threads_updated += 1
-    report.comments_imported += n
-    for generation in the_plan.generations:
-        for row in generation:
-            status = row.values["status"]
-            report.statuses[status] = report.statuses.get(status, 0) + 1
+    for ready, (created, n) in zip(batch, results, strict=True):
+        if not options.dry_run:
+            kb.cache.invalidate(ready.group.key)
+        for message in set(ready.plan.notices):
+            report.notice(message, ready.plan.notices.count(message))
+        if created:
+            report.threads_created += 1
+        else:
+            report.threads_updated += 1
+        report.comments_imported += n
+        for generation in ready.plan.generations:
+            for row in generation:
+                status = row.values["status"]
+                report.statuses[status] = report.statuses.get(status, 0) + 1
 
 
 def _pool(comments: int) -> ProcessPoolExecutor | None:
@@ -562,18 +595,30 @@ async def import_file(
     pool = None
     try:
         groups = await asyncio.to_thread(_groups, staging, options, report)
+        keys = [g.key for g in groups]
+        before = await kb.db.read(lambda conn: _known_up_front(conn, options.label, keys))
         pool = _pool(staging.comment_count())
-        window = 2 * (os.cpu_count() or 1) + 2 if pool is not None else 2
+        # enough threads in flight that the workers render while this process writes
+        window = 64 if pool is not None else 2
         now = thread_service.now()
         pending: deque[asyncio.Future[_Prepared]] = deque()
+        batch: list[_Prepared] = []
         done = 0
-        for group in groups:
+        for n, group in enumerate(groups, 1):
             pending.append(
-                asyncio.ensure_future(_prepare(kb, staging, group, options.label, now, pool))
+                asyncio.ensure_future(
+                    _prepare(kb, staging, group, options.label, now, pool, before)
+                )
             )
-            while len(pending) >= window or (pending and group is groups[-1]):
-                await _finish(kb, await pending.popleft(), options, report, now)
+            while len(pending) >= window or (pending and n == len(groups)):
+                ready = await pending.popleft()
+                if not _unchanged(ready, report):
+                    batch.append(ready)
                 done += 1
+                size = sum(r.plan.count for r in batch)
+                if batch and (size >= BATCH_COMMENTS or len(batch) >= 50 or done == len(groups)):
+                    await _write_batch(kb, batch, options, report, now)
+                    batch = []
                 if progress:
                     progress("write", done, len(groups))
     finally:

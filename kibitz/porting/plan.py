@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from kibitz.porting.htmltext import html_to_markdown, wordpress_to_html
 from kibitz.porting.records import SourceComment
 from kibitz.security import Signer
@@ -142,14 +144,20 @@ def _tree(
     return generations, parent_new, parent_old, kids
 
 
+_decoder = msgspec.msgpack.Decoder(SourceComment)
+
+
 def make_plan(
     settings: Settings,
     signer: Signer,
-    comments: list[SourceComment],
+    staged: list[bytes],
     existing: dict[str, Existing],
     thread_id: int | None,
     now: datetime,
 ) -> Plan:
+    """The plan for one thread's comments, given as staged (msgpack, which crosses to a
+    worker process faster than objects do)."""
+    comments = [_decoder.decode(data) for data in staged]
     plan = Plan()
     new: dict[str, SourceComment] = {}
     for c in comments:

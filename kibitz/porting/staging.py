@@ -79,6 +79,15 @@ class Staging:
         )
         return [self._comment_decoder.decode(data) for (data,) in rows]
 
+    def staged_of(self, thread_ids: list[str]) -> tuple[list[str], list[bytes]]:
+        """The comments' ids, and the comments as staged (for a worker process to decode)."""
+        marks = ",".join("?" * len(thread_ids))
+        rows = self.db.execute(
+            f"SELECT id, data FROM comments WHERE thread IN ({marks}) ORDER BY seq",  # noqa: S608
+            thread_ids,
+        ).fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
+
     def count_of(self, thread_ids: list[str]) -> int:
         marks = ",".join("?" * len(thread_ids))
         sql = f"SELECT count(*) FROM comments WHERE thread IN ({marks})"  # noqa: S608
