@@ -1,9 +1,11 @@
 """Importing another system's export: ``await import_file(kb, file, options)``.
 
 The CLI (``kibitz import FORMAT FILE``) and the dashboard's upload form both call this with a
-binary file object. Reading happens in a thread, into a temporary staging file; then each
-kibitz thread is written in one transaction with all its new comments, so a failure leaves
-that thread as it was, never half imported. Every imported thread and comment is recorded in
+binary file object. Reading happens in a thread, into a temporary staging file; bodies are
+rendered in worker processes (for large files); then each kibitz thread is written whole in
+one transaction with all its new comments (small threads share one; if it fails each is
+written again alone), so a failure leaves that thread as it was, never half imported. Every
+imported thread and comment is recorded in
 ``import_records`` by its source id: importing the same file again changes nothing, and a newer
 export of the same site adds only what is new.
 
