@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup browser run test test-fast lint format docs clean
+.PHONY: setup browser run test test-fast lint format docs clean bench-import
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -43,6 +43,10 @@ lint: setup
 format: setup
 	$(BIN)/ruff format kibitz tests
 	$(BIN)/ruff check --fix kibitz tests
+
+## time importing a generated 100,000-comment Disqus export (goal: under a minute)
+bench-import: setup
+	$(BIN)/python bench/import_disqus.py
 
 ## regenerate the reference pages that are built from the code
 docs: setup

@@ -97,12 +97,20 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             worker = Worker(kb)
             kb.wake_worker = worker.wake.set
             task = asyncio.create_task(worker.run_forever(stop))
+        # scheduled backups run where the worker runs (see kibitz/backup/schedule.py)
+        backups = None
+        if settings.backup_enabled and settings.worker_in_process:
+            from kibitz.backup import schedule
+
+            backups = asyncio.create_task(schedule.run_forever(settings, stop))
         try:
             yield
         finally:
             stop.set()
             if task is not None:
                 await task
+            if backups is not None:
+                await backups
             await kb.close()
 
     app = Litestar(

@@ -217,6 +217,15 @@ class Settings:
         choices=("delete", "anonymise"),
     )
     admin_session_hours: int = _s(168, "How long a moderator stays logged in.")
+    # -- backups (kibitz/backup/)
+    backup_enabled: bool = _s(
+        False,
+        "Write an archive into backup_dir every backup_interval_seconds, from the process that "
+        "runs the worker (`kibitz serve`, or `kibitz worker`). Or run `kibitz backup` from cron.",
+    )
+    backup_dir: str = _s("backups", "Folder for scheduled archives and `kibitz backup`.")
+    backup_interval_seconds: int = _s(86_400, "How often a scheduled archive is written.")
+    backup_keep: int = _s(7, "How many archives to keep in backup_dir; older ones are deleted.")
 
     # -- speed
     cache_max_bytes: int = _s(64 * 1024 * 1024, "Memory for cached thread pages and counts.")
@@ -419,6 +428,9 @@ def _validate(s: Settings) -> list[str]:
             found = False
         if not found:
             bad("moderation_plugins", f"no module {module!r} can be imported")
+    for name in ("backup_interval_seconds", "backup_keep"):
+        if getattr(s, name) < 1:
+            bad(name, "must be at least 1")
     if s.edit_window_seconds < 0:
         bad("edit_window_seconds", "must not be negative")
     if s.page_size > s.max_page_size:

@@ -1,6 +1,6 @@
 """The ``kibitz`` command. Each module adds the commands of one concern to ``main``."""
 
-from kibitz.cli import admin, content, core, funding, mail, readers
+from kibitz.cli import admin, content, core, funding, mail, porting, readers
 from kibitz.cli.base import main
 
-__all__ = ["admin", "content", "core", "funding", "mail", "main", "readers"]
+__all__ = ["admin", "content", "core", "funding", "mail", "main", "porting", "readers"]

@@ -109,7 +109,8 @@ def demo() -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="Carry out what is due, then stop.")
 def worker(once: bool) -> None:
-    """Send mail and webhooks from the outbox (besides, or instead of, `kibitz serve`)."""
+    """Send mail and webhooks from the outbox (besides, or instead of, `kibitz serve`), and
+    write scheduled backups when KIBITZ_BACKUP_ENABLED is set."""
     import signal
 
     from kibitz.mail.worker import Worker
@@ -122,7 +123,12 @@ def worker(once: bool) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await w.run_forever(stop)
+        jobs = [w.run_forever(stop)]
+        if kb.settings.backup_enabled:
+            from kibitz.backup import schedule
+
+            jobs.append(schedule.run_forever(kb.settings, stop))
+        await asyncio.gather(*jobs)
         return 0
 
     handled = run(work)

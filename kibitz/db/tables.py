@@ -705,3 +705,29 @@ def _drop_search(_target: Any, conn: Connection, **_kw: Any) -> None:
     from kibitz.db import search
 
     search.drop(conn)
+
+
+# -- porting: where imported rows came from, so that importing the same file again changes
+# nothing, and what kibitz could not represent of them (yet)
+
+IMPORT_KINDS = ("thread", "comment")
+
+import_records = Table(
+    "import_records",
+    metadata,
+    Column("id", Id, primary_key=True),
+    # the format ("disqus", "wordpress", ...) or the label given at import time
+    Column("source", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("source_id", String(255), nullable=False),
+    Column("thread_id", Id, ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
+    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), nullable=True),
+    # JSON of the source's metadata that has no column here (sticky, inline-feedback form ...)
+    Column("meta", Text, nullable=True),
+    Column("imported_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source", "kind", "source_id", name="uq_import_records_source_kind_id"),
+    CheckConstraint("kind IN ('thread', 'comment')", name="kind_known"),
+    CheckConstraint("(kind = 'comment') = (comment_id IS NOT NULL)", name="comment_for_comment"),
+)
+Index("ix_import_records_thread", import_records.c.thread_id)
+Index("ix_import_records_comment", import_records.c.comment_id)

@@ -1,7 +1,7 @@
 """live updates: the per-thread event log that event streams replay
 
-Revision ID: 0007
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 
 import kibitz.db.tables
 
-revision = "0007"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None

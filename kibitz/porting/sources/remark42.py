@@ -1,0 +1,124 @@
+"""Remark42 backup (``backup-<site>-<date>.gz``, also what its admin export gives): one JSON
+line of metadata (users, posts with their read-only flag), then one JSON line per comment.
+``orig`` is the Markdown the reader wrote, ``text`` its rendered HTML. Addresses are stored
+hashed by Remark42 and cannot be carried over."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import IO, Any
+
+from kibitz.porting.records import (
+    ImportFailed,
+    Notice,
+    Record,
+    Skip,
+    SourceComment,
+    SourceThread,
+    parse_iso,
+)
+
+
+def parse(file: IO[bytes]) -> Iterator[Record]:
+    closed: set[str] = set()
+    threads: set[str] = set()
+    first = True
+    for n, raw in enumerate(file, 1):
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            data = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            if first:
+                raise ImportFailed(
+                    "This is not a Remark42 backup: its first line is not JSON."
+                ) from None
+            yield Skip(
+                kind="record",
+                id="",
+                reason="not a JSON line (damaged or cut off)",
+                where=f"line {n}",
+            )
+            continue
+        if first:
+            first = False
+            if not isinstance(data, dict) or "version" not in data:
+                raise ImportFailed("This is not a Remark42 backup: the first line has no version.")
+            if data.get("version") not in (0, 1):
+                raise ImportFailed(f"Remark42 backup version {data['version']} is not known.")
+            for post in data.get("posts") or []:
+                if isinstance(post, dict) and post.get("read_only"):
+                    closed.add(str(post.get("url", "")))
+            blocked = [
+                u
+                for u in data.get("users") or []
+                if isinstance(u, dict) and (u.get("blocked") or {}).get("status")
+            ]
+            for _ in blocked:
+                yield Notice(
+                    message="Remark42 blocked users not carried over (kibitz bans "
+                    "are by address or voter)"
+                )
+            continue
+        yield from _comment(data, n, closed, threads)
+    if first:
+        raise ImportFailed("This Remark42 backup is empty.")
+
+
+def _comment(c: Any, n: int, closed: set[str], threads: set[str]) -> Iterator[Record]:
+    where = f"line {n}"
+    if not isinstance(c, dict) or not c.get("id"):
+        yield Skip(kind="comment", id="", reason="comment without an id", where=where)
+        return
+    cid = str(c["id"])
+    url = str((c.get("locator") or {}).get("url") or "")
+    if not url:
+        yield Skip(kind="comment", id=cid, reason="comment without locator.url", where=where)
+        return
+    try:
+        created = parse_iso(str(c["time"]))
+    except (KeyError, ValueError):
+        yield Skip(kind="comment", id=cid, reason="missing or bad time", where=where)
+        return
+    if url not in threads:
+        threads.add(url)
+        yield SourceThread(id=url, url=url, title=str(c.get("title") or ""), closed=url in closed)
+    votes = c.get("votes") or {}
+    if isinstance(votes, dict) and votes:
+        up = sum(1 for v in votes.values() if v is True)
+        down = sum(1 for v in votes.values() if v is False)
+    else:
+        score = int(c.get("score") or 0)
+        up, down = max(score, 0), max(-score, 0)
+    orig, text = c.get("orig"), c.get("text")
+    user = c.get("user") or {}
+    edit = c.get("edit") or {}
+    meta: dict[str, Any] = {}
+    if c.get("pin"):
+        meta["pinned"] = True
+        yield Notice(
+            message="Remark42 pinned comments imported as ordinary comments "
+            "(marked pinned in import_records.meta)"
+        )
+    try:
+        edited = parse_iso(str(edit["time"])) if edit.get("time") else None
+    except ValueError:
+        edited = None
+    yield SourceComment(
+        id=cid,
+        thread=url,
+        parent=str(c.get("pid")) if c.get("pid") else None,
+        body=orig if isinstance(orig, str) and orig else str(text or ""),
+        body_format="markdown" if isinstance(orig, str) and orig else "html",
+        created_at=created,
+        edited_at=edited,
+        status="deleted" if c.get("delete") else "approved",
+        author_name=str(user.get("name") or ""),
+        ip=str(user.get("ip") or ""),
+        up=up,
+        down=down,
+        meta=meta,
+        where=where,
+    )
