@@ -25,6 +25,7 @@ from kibitz.context import Kibitz
 from kibitz.mail.worker import Worker
 from kibitz.settings import Settings, load_settings
 from kibitz.web import api, embed, errors, feeds, moderation, pages, subscriptions
+from kibitz.web import passages as passage_api
 
 HERE = Path(__file__).parent
 CSP = (
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             embed.widget_file,
             openapi_json,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
+            passage_api.PassagesController,
         ],
         exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
         before_send=[security_headers],

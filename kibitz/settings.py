@@ -136,6 +136,13 @@ class Settings:
         "", "Secret for signing webhooks (Standard Webhooks, `whsec_<base64>`).", secret=True
     )
 
+    # -- inline feedback (comments on a passage of the article)
+    reader_passages: bool = _s(
+        True,
+        "Readers may select any passage of an article and comment on it (questions the "
+        "publisher marks are answerable either way).",
+    )
+
     # -- speed
     cache_max_bytes: int = _s(64 * 1024 * 1024, "Memory for cached thread pages and counts.")
 

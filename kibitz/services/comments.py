@@ -24,7 +24,7 @@ from kibitz.models import (
     Votes,
 )
 from kibitz.security import hash_token, new_token
-from kibitz.services import moderator_alerts, subscriptions
+from kibitz.services import moderator_alerts, passages, subscriptions
 from kibitz.services import threads as thread_service
 from kibitz.services.addresses import check_email
 from kibitz.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -40,6 +40,7 @@ PUBLIC_COLUMNS = [
     for name in (
         "id", "parent_id", "root_id", "depth", "status", "author_name", "author_url",
         "body_html", "created_at", "edited_at", "up", "down", "score", "wilson", "reply_count",
+        "passage_id",
     )
 ]  # fmt: skip
 
@@ -115,6 +116,7 @@ def public(row: Any) -> Comment:
         edited_at=row.edited_at,
         status=row.status if row.status in ("approved", "pending", "deleted") else "pending",
         votes=Votes(row.up, row.down, row.score),
+        passage_id=row.passage_id,
     )
 
 
@@ -158,6 +160,7 @@ async def create(
     page_url = thread_service.check_url(data.thread_url or "", "thread_url")
     if data.parent_id is not None and data.parent_id < 1:
         raise Invalid("unknown_parent", "There is no such comment to reply to.", "parent_id")
+    anchor = passages.check_new(s, data)
     wants_mail = data.notify != "none" or data.notify_replies
     if wants_mail and email is None:
         raise Invalid("required", "Give your e-mail address to be notified.", "author_email")
@@ -176,6 +179,7 @@ async def create(
         if thread.closed:
             raise Forbidden("thread_closed", "This discussion is closed.", "thread")
         parent = _check_parent(conn, data.parent_id, thread.id)
+        passage_id = passages.attach(conn, thread.id, key, data.passage_id, anchor)
         values = {
             "thread_id": thread.id,
             "parent_id": parent.id if parent is not None else None,
@@ -191,6 +195,7 @@ async def create(
             "edit_token_hash": hash_token(token),
             "voter_id": who.voter_id,
             "ip_hash": who.ip_hash,
+            "passage_id": passage_id,
         }
         insert = sa.insert(comments).values(**values).returning(comments.c.id)
         comment_id = conn.execute(insert).scalar_one()
