@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
-from kibitz.context import Kibitz
 from kibitz import anchoring
-from kibitz.models import AnchorIn, NewComment, Reader
+from kibitz.context import Kibitz
+from kibitz.models import AnchorIn, NewComment, PassageList, Reader
 from kibitz.services import articles, comments, passages, votes
 from kibitz.services import threads as thread_service
 
@@ -49,7 +49,7 @@ async def load(kb: Kibitz) -> articles.Article:
     return article
 
 
-def _question(listed: passages.PassageList, key: str) -> int:
+def _question(listed: PassageList, key: str) -> int:
     """The id of the article's question marked with {?#key ...}."""
     return next(p.id for p in listed.passages if p.key == f"md:{key}")
 

@@ -12,13 +12,15 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from kibitz.models import SORTS, NewComment
-from kibitz.services import articles, reading
+from kibitz.services import articles, passages, reading
 from kibitz.services import comments as comment_service
 from kibitz.services.errors import Invalid, NotFound, ServiceError
 from kibitz.web import reader as rd
 
 SORT_LABELS = {"newest": "Newest", "oldest": "Oldest", "most_voted": "Most Voted", "best": "Best"}
-FORM_FIELDS = ("body", "author_name", "author_email", "author_url", "notify", "notify_replies")
+FORM_FIELDS = (
+    "body", "author_name", "author_email", "author_url", "notify", "notify_replies", "passage_id",
+)  # fmt: skip
 NOTIFY_CHOICES = [
     ("none", "nothing"),
     ("thread", "new follow-up comments"),
@@ -51,6 +53,8 @@ async def _discussion_context(
     kb = rd.kibitz(request)
     sort_ = reading.check_sort(sort)
     page = await reading.load_page(kb, key, sort_, kb.settings.page_size, cursor)
+    # inline feedback: comments show the passage they are about; questions can be answered
+    listed = await passages.get_list(kb, key)
     path = request.url.path if request.method == "GET" else _page_url(key)
 
     def link(**params: str) -> str:
@@ -75,6 +79,8 @@ async def _discussion_context(
         "notify_choices": NOTIFY_CHOICES,
         "error": error,
         "notice": notice,
+        "passages": {p.id: p for p in listed.passages},
+        "questions": [p for p in listed.passages if p.kind == "question" and p.active],
     }
 
 
@@ -185,11 +191,14 @@ async def post_form(
     kb = rd.kibitz(request)
     key = data.get("thread", "")
     parent = data.get("parent_id", "").strip()
+    passage = data.get("passage_id", "").strip()
     try:
         who, voter_cookie = rd.reader(request, mint=True)
         rd.limit(request, "comment", who)
         if parent and not parent.isdigit():
             raise Invalid("unknown_parent", "There is no such comment.", "parent_id")
+        if passage and not (passage.isascii() and passage.isdigit()):
+            raise Invalid("unknown_passage", "There is no such question.", "passage_id")
         posted = await comment_service.create(
             kb,
             NewComment(
@@ -201,6 +210,7 @@ async def post_form(
                 author_url=data.get("author_url"),
                 notify=_notify(data.get("notify", "none")),
                 notify_replies=bool(data.get("notify_replies")),
+                passage_id=int(passage) if passage and not parent else None,
             ),
             who,
         )
