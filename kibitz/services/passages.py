@@ -50,7 +50,7 @@ _VARIANT = ("passages",)
 #    or, with a key that keeps the answers when the question is reworded: [passage]{?#key ...}
 MARK_RE = re.compile(
     r"\[(?P<passage>[^\[\]]+?)\]"
-    r"\{\?(?:#(?P<key>[A-Za-z0-9_-]{1,40})[ \t]+)?(?P<question>[^{}\n]+)\}"
+    r"\{\?(?:#(?P<key>[A-Za-z0-9_-]{1,40})\s+)?(?P<question>[^{}]+)\}"
 )
 OPEN, CLOSE = "\ue000", "\ue001"  # private-use marks that survive rendering and sanitising
 
@@ -71,7 +71,7 @@ def mark(body_md: str) -> tuple[str, list[tuple[str, str]]]:
     def swap(m: re.Match[str]) -> str:
         passage = m.group("passage").strip()
         question = " ".join(m.group("question").split())
-        if not passage or "\n\n" in passage or "\n \n" in passage:
+        if not passage or any(re.search(r"\n[ \t]*\n", g) for g in m.groups("")):
             raise Invalid("invalid_question", f"A marked passage is one stretch of a paragraph: "
                           f"{m.group(0)[:80]!r}", "body")  # fmt: skip
         if len(question) > MAX_QUESTION:

@@ -382,6 +382,7 @@
         "aria-label": (p.question ? "Question: " + p.question + " " : "Comment on this passage. ") + plural(n, "comment"),
         onclick: () => (p.panel ? close() : open()) }, icon("bubble"), n || null);
       w.append(p.btn);
+      p.btn.w = w;
       return host;
       function close() {
         p.panel.remove();
@@ -399,7 +400,7 @@
         p.panel.firstChild.lastChild.remove(); // no "show in the article": it is right here
         w.append(p.panel);
         p.btn.setAttribute("aria-expanded", "true");
-        f.ta.focus();
+        w.ready.then(() => f.ta.focus());
       }
     }
 
@@ -457,7 +458,7 @@
     function refresh(c) {
       passages().then(() => {
         const p = P[c.passage_id];
-        if (p && p.btn) p.btn.focus();
+        if (p && p.btn) p.btn.w.ready.then(() => p.btn.focus());
         if (filter) view(1);
       });
     }
