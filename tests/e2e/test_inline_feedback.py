@@ -261,7 +261,8 @@ CASES = [
 ]  # fmt: skip
 HTML = [
     "<h2>Title</h2>\n<p>One <em>two</em>\nthree&nbsp;four</p><ul><li>five</li><li>six</li></ul>",
-    "<p>se<b>ven</b><br>eight</p><script>var no;</script><p>nine<span data-kibitz-ignore>x</span></p>",
+    "<p>se<b>ven</b><br>eight</p><script>var no;</script>"
+    "<p>nine<span data-kibitz-ignore>x</span></p>",
     "<p>Caf\u0065\u0301 \u0301 😀 na\u00efve\u2003\u3000end</p>",
 ]
 
