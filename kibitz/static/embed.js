@@ -270,18 +270,16 @@
       }
     }
 
-    /* -- inline feedback: comments on a passage of the article. The passage's anchor and the
-     * article's normalised text are defined in kibitz/anchoring.py; this does the same. */
+    /* -- inline feedback: comments on a passage of the article. The article's normalised text
+     * and the anchoring steps are those of kibitz/anchoring.py (see its docstring). */
     const ART = ds.kibitzArticle && document.querySelector(ds.kibitzArticle);
-    const SKIP = /^(SCRIPT|STYLE|TEMPLATE|NOSCRIPT)$/;
-    const BLOCK = /^(ADDRESS|ARTICLE|ASIDE|BLOCKQUOTE|BR|CAPTION|DD|DETAILS|DIV|DL|DT|FIGCAPTION|FIGURE|FOOTER|FORM|H\d|HEADER|HR|LI|MAIN|NAV|OL|P|PRE|SECTION|SUMMARY|TABLE|TBODY|TD|TFOOT|TH|THEAD|TR|UL)$/;
-    let P = {}; // passage id -> passage, with .r: its range in the article, if found
+    const BLOCK = /^(ADDRESS|ARTICLE|ASIDE|BLOCKQUOTE|BR|CAPTION|DD|DETAILS|DIV|DL|DT|FIGCAPTION|FIGURE|FOOTER|FORM|H[1-6]|HEADER|HR|LI|MAIN|NAV|OL|P|PRE|SECTION|SUMMARY|TABLE|TBODY|TD|TFOOT|TH|THEAD|TR|UL)$/;
+    let P = {}; // passage id -> passage; .r: its range in the article, when found
     let order = [];
-    let later = [];
     let marks = [];
+    let ready;
     let tab;
     let bar;
-    let RP; // readers may comment on a passage they select
     function textOf(root) {
       const X = { t: "", m: [] }; // the text, and per code point [text node, from, to] (0: a space)
       let sp = 1;
@@ -293,7 +291,7 @@
               if (/^\s/.test(c[0])) gap();
               else for (const ch of c[0].normalize("NFC")) X.t += ch, X.m.push([n, c.index, c.index + c[0].length]), sp = 0;
             }
-          } else if (n.nodeType === 1 && !SKIP.test(n.tagName) && !n.hasAttribute("data-kibitz-ignore")) {
+          } else if (n.nodeType === 1 && !/^(SCRIPT|STYLE|TEMPLATE|NOSCRIPT)$/.test(n.tagName) && !n.hasAttribute("data-kibitz-ignore")) {
             const b = BLOCK.test(n.tagName);
             b && gap(), walk(n), b && gap();
           }
@@ -307,10 +305,10 @@
       return X;
     }
     // the fewest edits from q to a stretch of t ending at j (anchored: to t[0..j]), as
-    // [edits, j]: the fewest, then nearest to near, then the first
+    // [edits, j]: the fewest, then the one nearest to near, then the first
     function edits(q, t, anchored, near) {
       const D = [...Array(q.length + 1).keys()];
-      let best = [1e9, 0];
+      let best = [1e9];
       t.forEach((c, j) => {
         let diag = D[0];
         D[0] = anchored ? j + 1 : 0;
@@ -324,196 +322,164 @@
       });
       return best;
     }
-    // where the selector is in the text now: [start, end, how], or null (an orphan)
+    // where the selector is in the text now, [start, end], or nothing: an orphan
     function find(X, s, hash) {
-      const A = X.a, q = [...s.exact], m = q.length, str = (a, b) => A.slice(Math.max(a, 0), b).join("");
+      const A = X.a, q = [...s.exact], m = q.length, k = m >> 2, str = (a, b) => A.slice(Math.max(a, 0), b).join("");
       const same = (a, b) => { let n = 0; while (n < a.length && a[n] === b[n]) n++; return n; };
-      if (!m) return null;
       if (str(s.start, s.end) === s.exact && (hash === X.h ||
         str(s.start - [...s.prefix].length, s.start) === s.prefix && str(s.end, s.end + [...s.suffix].length) === s.suffix)) {
-        return [s.start, s.end, "position"];
+        return [s.start, s.end];
       }
-      const at = [];
-      for (let i = X.t.indexOf(s.exact); i >= 0; i = X.t.indexOf(s.exact, i + 1)) at.push([...X.t.slice(0, i)].length);
-      if (at.length) {
-        let best = [-1];
-        for (const i of at) {
-          const score = same(A.slice(Math.max(0, i - 32), i).reverse(), [...s.prefix].reverse()) +
-            same(A.slice(i + m, i + m + 32), [...s.suffix]);
-          if (score > best[0] || score === best[0] && Math.abs(i - s.start) < Math.abs(best[1] - s.start)) best = [score, i];
-        }
-        return [best[1], best[1] + m, at.length > 1 ? "context" : "quote"];
+      let best = [-1];
+      for (let i = X.t.indexOf(s.exact); m && i >= 0; i = X.t.indexOf(s.exact, i + 1)) {
+        const at = [...X.t.slice(0, i)].length;
+        const score = same(A.slice(Math.max(0, at - 32), at).reverse(), [...s.prefix].reverse()) +
+          same(A.slice(at + m, at + m + 32), [...s.suffix]);
+        if (score > best[0] || score === best[0] && Math.abs(at - s.start) < Math.abs(best[1] - s.start)) best = [score, at];
       }
-      const k = m >> 2;
+      if (best[0] >= 0) return [best[1], best[1] + m];
       const [d, e] = edits(q, A, 0, s.end);
-      if (!k || d > k) return null;
-      return [e - edits(q.reverse(), A.slice(Math.max(0, e - m - k), e).reverse(), 1, m)[1], e, "fuzzy"];
+      if (k && d <= k) return [e - edits(q.reverse(), A.slice(Math.max(0, e - m - k), e).reverse(), 1, m)[1], e];
     }
     me.kibitz = { textOf, find }; // for the tests that hold it to kibitz/anchoring.py
 
-    const cut = (t) => [...t].length > 160 ? [...t].slice(0, 159).join("") + "…" : t;
-    const quote = (p, tag) => h(tag, { class: "kb-q" },
-      p.question ? h("strong", { text: p.question + " " }) : null, h("q", { text: cut(p.selector.exact) }), " ",
-      p.r ? h("button", { type: "button", class: "kb-link", text: "Show in the article", onclick: () => show(p) })
-        : h("span", { class: "kb-pending", text: "passage changed" }));
+    const quote = (p, tag) => h(tag, { class: "kb-q" }, p.question ? h("strong", { text: p.question + " " }) : null,
+      h("q", { text: p.selector.exact }), " ", p.r ? h("button", { type: "button", class: "kb-link",
+        text: "Show in the article", onclick: () => show(p) }) : h("span", { class: "kb-pending", text: "passage changed" }));
     function show(p) {
-      p.marks[0].scrollIntoView({ block: "center", behavior: matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth" });
+      p.marks[0].scrollIntoView({ block: "center" });
       for (const mk of p.marks) mk.style.background = "#ffd54a80";
       setTimeout(() => p.marks.forEach((mk) => (mk.style.background = "none")), 3e3);
       p.btn.focus({ preventScroll: true });
     }
-    on("comment", (art, c) => c.passage_id && later.push([art, c.passage_id]) && queueMicrotask(quotes));
-    function quotes() {
-      later = later.filter(([art, id]) => {
-        if (P[id] && art.isConnected) art.body.before(quote(P[id], "blockquote"));
-        return !P[id];
-      });
-    }
+    // after the passages of a comment just posted (setTimeout: they are being fetched again)
+    on("comment", (art, c) => c.passage_id && setTimeout(() => ready.then(() => {
+      const p = P[c.passage_id];
+      if (p && !art.q) art.body.before(art.q = quote(p, "blockquote"));
+    })));
 
-    // the icon beside a passage, and the form in place that it opens
+    // the icon beside a passage (with its count), and the form it opens in place
     function pin(p, at) {
       const host = h("span", { "data-kibitz-ignore": "" });
       host.style.display = "inline";
       at.insertNode(host);
       const w = shadow(host);
-      w.classList.add("kb-pi");
-      const n = p.count || 0;
-      p.btn = h("button", { type: "button", class: "kb-pq", "aria-expanded": "false",
-        "aria-label": (p.question ? "Question: " + p.question + " " : "Comment on this passage. ") + plural(n, "comment"),
-        onclick: () => (p.panel ? close() : open()) }, icon("bubble"), n || null);
-      w.append(p.btn);
-      p.btn.w = w;
+      w.className += " kb-pi";
+      const n = p.count;
+      const btn = p.btn = h("button", { type: "button", class: "kb-pq", "aria-expanded": "false",
+        "aria-label": (p.question ? "Question: " + p.question : "Comment on this passage.") + " " + plural(n, "comment"),
+        onclick: () => {
+          if (p.panel) return close();
+          const f = form({ onDone: (c) => (close(), c && refresh(c)) });
+          f.setAttribute("aria-label", p.question ? "Answer the question" : "Comment on this passage");
+          f.extra.push(() => (p.id ? { passage_id: p.id } : { anchor: p.anchor }));
+          w.append(p.panel = h("div", { class: "kb-pp" }, quote(p, "p"), f));
+          p.panel.firstChild.lastChild.remove(); // "show in the article": it is right here
+          btn.setAttribute("aria-expanded", "true");
+          w.ready.then(() => f.ta.focus());
+        } }, icon("bubble"), n || null);
+      w.append(btn);
+      btn.w = w;
       return host;
       function close() {
         p.panel.remove();
         p.panel = null;
-        p.btn.setAttribute("aria-expanded", "false");
-        p.btn.focus();
-      }
-      function open() {
-        const f = form({ onDone: (c) => (close(), c && refresh(c)) });
-        f.setAttribute("aria-label", p.question ? "Answer the question" : "Comment on this passage");
-        f.ta.placeholder = p.question || "Your thoughts on this passage…";
-        f.extra.push(() => (p.id ? { passage_id: p.id } : { anchor: p.anchor }));
-        p.panel = h("div", { class: "kb-pp" }, quote(p, "p"), n ? h("button", { type: "button", class: "kb-link",
-          text: "Read the " + plural(n, "comment"), onclick: () => view(true, p.id) }) : null, f);
-        p.panel.firstChild.lastChild.remove(); // no "show in the article": it is right here
-        w.append(p.panel);
-        p.btn.setAttribute("aria-expanded", "true");
-        w.ready.then(() => f.ta.focus());
+        btn.setAttribute("aria-expanded", "false");
+        btn.focus();
       }
     }
 
     async function passages() {
-      let L;
-      try {
-        L = await api("GET", "passages?thread=" + encodeURIComponent(KEY));
-      } catch (e) {
-        return;
-      }
-      RP = L.reader_passages;
-      for (const mk of marks) mk.isConnected && mk.replaceWith(...mk.childNodes);
+      const L = await api("GET", "passages?thread=" + encodeURIComponent(KEY)).catch(() => ({ passages: [] }));
+      for (const mk of marks) mk.replaceWith(...mk.childNodes);
       for (const p of order) p.host && p.host.remove();
-      ART && ART.normalize();
-      const X = ART && textOf(ART);
+      const X = ART && (ART.normalize(), textOf(ART));
       P = {};
-      order = L.passages;
       marks = [];
-      const found = [];
+      order = L.passages;
+      order.rp = L.reader_passages;
       for (const p of order) {
         P[p.id] = p;
-        const f = !X ? null : L.text_hash === X.h ? p.found && [p.found.start, p.found.end] : find(X, p.selector, p.text_hash);
-        if (!f) continue;
-        let [s, e] = f;
+        let [s, e] = (X && find(X, p.selector, p.text_hash)) || [];
+        if (!e) continue;
         while (!X.m[s]) s++;
         while (!X.m[e - 1]) e--;
         p.r = new Range();
         p.r.setStart(X.m[s][0], X.m[s][1]);
         p.r.setEnd(X.m[e - 1][0], X.m[e - 1][2]);
-        found.push(p);
       }
       // ranges first, then marks: live ranges follow the text nodes that marking splits
-      for (const p of found) {
-        const r = p.r, texts = [], walk = document.createTreeWalker(r.commonAncestorContainer, 4);
+      for (const p of order) {
+        const r = p.r, texts = [], walk = r && document.createTreeWalker(r.commonAncestorContainer, 4);
+        if (!r) continue;
         for (let n = walk.currentNode; n; n = walk.nextNode()) n.nodeType === 3 && r.intersectsNode(n) && texts.push(n);
-        p.marks = texts.map((n) => {
+        marks.push(...(p.marks = texts.map((n) => {
           if (n === r.endContainer) n.splitText(r.endOffset);
           if (n === r.startContainer) n = n.splitText(r.startOffset);
           const mk = h("mark", { "data-kibitz-passage": p.id });
-          mk.style.cssText = "background:none;color:inherit;text-decoration:underline dotted;text-underline-offset:.25em";
+          mk.style.cssText = "all:unset;text-decoration:underline dotted";
           n.before(mk);
           mk.append(n);
           return mk;
-        });
-        marks.push(...p.marks);
+        })));
         const at = new Range();
-        at.setStartAfter(p.marks[p.marks.length - 1]);
+        at.setStartAfter(marks[marks.length - 1]);
         p.host = pin(p, at);
       }
       order.sort((a, b) => !a.r - !b.r);
       tab.hidden = !order.length;
       theme();
-      quotes();
     }
     function refresh(c) {
-      passages().then(() => {
-        const p = P[c.passage_id];
-        if (p && p.btn) p.btn.w.ready.then(() => p.btn.focus());
-        if (filter) view(1);
+      (ready = passages()).then(() => {
+        const b = (P[c.passage_id] || {}).btn;
+        b && b.w.ready.then(() => b.focus());
+        filter && view(1);
       });
     }
 
-    // a reader's own selection: a button beside it opens the form in place
     on("ui", (sec) => {
       tab = h("button", { type: "button", class: "kb-link", "aria-pressed": "false", hidden: true,
         text: "Inline Feedbacks", onclick: () => view(!filter) });
       sec.querySelector(".kb-sorts").before(tab);
-      bar = h("p", { class: "kb-iv", hidden: true }, "Comments on passages of the article, by passage. ",
-        h("button", { type: "button", class: "kb-link", text: "View all comments", onclick: () => view().then(() => tab.focus()) }));
-      list.before(bar);
-      passages();
+      list.before(bar = h("p", { class: "kb-iv", hidden: true }, h("button", { type: "button", class: "kb-link",
+        text: "View all comments", onclick: () => view().then(() => tab.focus()) })));
+      ready = passages();
       if (!ART) return;
-      const pick = shadow(h("div", { "data-kibitz-ignore": "" }), document.body);
-      pick.parentNode.host.style.cssText = "position:absolute;z-index:2147483000";
-      const go = h("button", { type: "button", class: "kb-primary", onclick: () => {
-        const r = pick.range, X = textOf(ART);
+      // a passage the reader selects: a button to comment on it, which opens the form there
+      let r, wait;
+      const go = h("button", { type: "button", class: "kb-primary kb-sel", hidden: true, onclick: () => {
+        const X = textOf(ART);
         let s = -1, e;
         X.m.forEach((x, i) => {
           if (x && r.comparePoint(x[0], x[1]) > -1 && r.comparePoint(x[0], x[2]) < 1) (s < 0 && (s = i)), e = i + 1;
         });
-        if (s < 0) return;
-        const at = X.a, p = { count: 0, selector: { exact: at.slice(s, e).join("") }, r: 1 };
-        p.anchor = { exact: p.selector.exact, prefix: at.slice(Math.max(0, s - 32), s).join(""),
-          suffix: at.slice(e, e + 32).join(""), start: s, end: e, text_hash: X.h };
         go.hidden = true;
-        const end = r.cloneRange();
-        end.collapse();
-        order.push(Object.assign(p, { host: pin(p, end) }));
+        if (s < 0) return;
+        const A = X.a, exact = A.slice(s, e).join(""), p = { count: 0, r: 1, selector: { exact } };
+        p.anchor = { exact, prefix: A.slice(Math.max(0, s - 32), s).join(""), suffix: A.slice(e, e + 32).join(""),
+          start: s, end: e, text_hash: X.h };
+        r.collapse();
+        order.push(Object.assign(p, { host: pin(p, r) }));
         p.btn.click();
-      } }, icon("bubble"), "Comment");
-      pick.append(go);
-      go.hidden = true;
-      let wait;
+      } }, icon("bubble"), "Comment on the selected passage");
+      sec.append(go);
       document.addEventListener("selectionchange", () => {
         clearTimeout(wait);
         wait = setTimeout(() => {
-          const sel = getSelection(), r = sel.rangeCount && sel.getRangeAt(0);
-          const ok = RP && r && !r.collapsed && ART.contains(r.commonAncestorContainer) && String(sel).trim();
-          go.hidden = !ok;
-          if (!ok) return;
-          pick.range = r.cloneRange();
-          const b = r.getBoundingClientRect();
-          Object.assign(pick.parentNode.host.style, { top: scrollY + b.bottom + 6 + "px", left: scrollX + b.left + "px" });
+          const sel = getSelection();
+          r = sel.rangeCount && sel.getRangeAt(0).cloneRange();
+          go.hidden = !(order.rp && r && String(sel).trim() && ART.contains(r.commonAncestorContainer));
         }, 250);
       });
     });
 
     // the Inline Feedbacks view: comments on passages, grouped by passage
-    function view(on, id) {
+    function view(on) {
       filter = on ? "&passage=any" : "";
       tab.setAttribute("aria-pressed", String(!!on));
       bar.hidden = !on;
-      return load().then(() => id && P[id].group && P[id].group.querySelector("article").focus());
+      return load();
     }
     on("page", () => {
       if (!filter) return;
