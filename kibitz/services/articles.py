@@ -67,7 +67,7 @@ def _published(value: Any) -> datetime:
 
 def parse(text: str) -> Draft:
     """Front matter (YAML between --- lines: title, date, slug or path, image, image_credit,
-    summary) and a Markdown body."""
+    summary) and a Markdown body, in which [a passage]{?A question} asks readers a question."""
     match = FRONT_MATTER.match(text)
     if not match:
         raise Invalid("no_front_matter", "The file must start with front matter between --- lines.")
