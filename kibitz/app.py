@@ -40,6 +40,7 @@ from kibitz.web import (
     rights,
     subscriptions,
 )
+from kibitz.web import passages as passage_api
 
 HERE = Path(__file__).parent
 CSP = (
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             admin.router(),
             *admin.PUBLIC_ROUTES,
             *rights.ROUTES,
+            passage_api.PassagesController,
         ],
         exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
         before_send=[security_headers],

@@ -50,6 +50,8 @@ class Comment(Struct):
     pinned: bool = False
     # picked out by a moderator as worth reading
     featured: bool = False
+    # inline feedback: the passage of the article this comment is about (GET /passages)
+    passage_id: int | None = None
 
 
 class PostedComment(Comment, kw_only=True):
@@ -107,6 +109,10 @@ class NewComment(Struct, forbid_unknown_fields=False):
     honeypot: str | None = None
     # from GET /api/v1/me (or the page's form): when the form was shown, for the fill time
     form_token: str | None = None
+    # inline feedback: answer a passage (a publisher's question, or a passage others chose) ...
+    passage_id: int | None = None
+    # ... or comment on a passage the reader selected
+    anchor: AnchorIn | None = None
 
 
 class NewSubscription(Struct):
@@ -184,3 +190,80 @@ class Me(Struct):
     # send back as NewComment.form_token (the minimum time to fill the form)
     form_token: str
     ban: Ban | None = None
+
+
+# -- inline feedback
+
+
+class AnchorIn(Struct):
+    """A passage as the widget selected it: W3C TextQuoteSelector and TextPositionSelector
+    over the article's normalised text (docs/inline-feedback.md), and that text's hash."""
+
+    exact: str
+    start: int
+    end: int
+    text_hash: str
+    prefix: str = ""
+    suffix: str = ""
+
+
+class SelectorOut(Struct):
+    exact: str
+    prefix: str
+    suffix: str
+    start: int
+    end: int
+
+
+class FoundOut(Struct):
+    """Where the passage is in the article's current text, and which step found it."""
+
+    start: int
+    end: int
+    how: Literal["position", "quote", "context", "fuzzy"]
+
+
+class Passage(Struct):
+    id: int
+    kind: Literal["question", "selection"]
+    # "md:<key>": a question marked in the article's Markdown; "q:...": asked through the API;
+    # "s:...": a reader's selection
+    key: str
+    question: str | None
+    # a question taken out of the article: its answers stay, it takes no new ones
+    active: bool
+    # approved comments on the passage
+    count: int
+    selector: SelectorOut
+    text_hash: str
+    # for an article kibitz serves: where it is now (null: orphaned, "passage changed");
+    # for a page elsewhere kibitz does not know the text: null, and orphaned is null
+    found: FoundOut | None
+    orphaned: bool | None
+
+
+class PassageList(Struct):
+    thread: str
+    # the hash of the article's current text, when kibitz serves the article
+    text_hash: str | None
+    # readers may select any passage and comment on it
+    reader_passages: bool
+    passages: list[Passage]
+
+
+class NewQuestion(Struct):
+    thread: str
+    question: str
+    exact: str
+    # needed only when the exact text occurs more than once in the article
+    prefix: str = ""
+    suffix: str = ""
+    start: int | None = None
+    # for a page kibitz does not serve: the selector as the page's normalised text has it
+    end: int | None = None
+    text_hash: str | None = None
+
+
+class QuestionUpdate(Struct):
+    question: str | None = None
+    active: bool | None = None

@@ -9,10 +9,10 @@ from typing import Any
 
 import yaml
 
-from kibitz import money
+from kibitz import anchoring, money
 from kibitz.context import Kibitz
-from kibitz.models import NewComment, Reader
-from kibitz.services import articles, comments, ledger, votes
+from kibitz.models import AnchorIn, NewComment, PassageList, Reader
+from kibitz.services import articles, comments, ledger, passages, votes
 from kibitz.services import campaigns as camp
 from kibitz.services import threads as thread_service
 from kibitz.services.errors import NotFound
@@ -29,6 +29,7 @@ async def load(kb: Kibitz) -> articles.Article:
         return article  # seeded before
     ids: dict[str, int] = {}
     voter = 0
+    listed = await passages.get_list(kb, article.path)
     for item in discussion["comments"]:
         posted = await comments.create(
             kb,
@@ -37,6 +38,8 @@ async def load(kb: Kibitz) -> articles.Article:
                 body=item["body"],
                 author_name=item["author"],
                 parent_id=ids[item["parent"]] if "parent" in item else None,
+                passage_id=_question(listed, item["question"]) if "question" in item else None,
+                anchor=_selection(article, item["passage"]) if "passage" in item else None,
             ),
             Reader(voter_id=f"reference-author-{item['id']}"),
             at=article.published_at + timedelta(minutes=item["minutes"]),
@@ -97,3 +100,16 @@ async def load_funding(kb: Kibitz) -> camp.Campaign:
     await kb.db.write(enter)
     camp.invalidate(kb, campaign.slug)
     return campaign
+
+
+def _question(listed: PassageList, key: str) -> int:
+    """The id of the article's question marked with {?#key ...}."""
+    return next(p.id for p in listed.passages if p.key == f"md:{key}")
+
+
+def _selection(article: articles.Article, exact: str) -> AnchorIn:
+    """The anchor a reader's selection of that text would have."""
+    text, text_hash = passages.article_text(article.body_html)
+    start = text.index(exact)
+    sel = anchoring.selector(text, start, start + len(exact))
+    return AnchorIn(sel.exact, sel.start, sel.end, text_hash, sel.prefix, sel.suffix)

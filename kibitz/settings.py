@@ -226,6 +226,12 @@ class Settings:
     backup_dir: str = _s("backups", "Folder for scheduled archives and `kibitz backup`.")
     backup_interval_seconds: int = _s(86_400, "How often a scheduled archive is written.")
     backup_keep: int = _s(7, "How many archives to keep in backup_dir; older ones are deleted.")
+    # -- inline feedback (comments on a passage of the article)
+    reader_passages: bool = _s(
+        True,
+        "Readers may select any passage of an article and comment on it (questions the "
+        "publisher marks are answerable either way).",
+    )
 
     # -- speed
     cache_max_bytes: int = _s(64 * 1024 * 1024, "Memory for cached thread pages and counts.")

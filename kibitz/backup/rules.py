@@ -56,6 +56,10 @@ RULES: dict[str, Export | Exclude] = {
         "second time by the restored site"
     ),
     "import_records": Export(),
+    # -- inline feedback
+    "passages": Export(
+        keep={"text_hash": "a digest of the article's text the anchor was made on, not a secret"}
+    ),
     # -- live updates
     "events": Exclude(
         "a short-lived log that open streams replay; a restored site starts with none, and "

@@ -103,7 +103,8 @@ def article() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def article_add(file: Path) -> None:
     """Add or update the article in FILE (Markdown with front matter: title, date, slug or
-    path, image, image_credit, summary). It is served at its clean URL."""
+    path, image, image_credit, summary). It is served at its clean URL. Mark a passage with a
+    question for readers as [the passage]{?#key The question} (docs/inline-feedback.md)."""
     from kibitz.services import articles
 
     saved = run(lambda kb: articles.add_file(kb, file))

@@ -115,6 +115,8 @@ comments = Table(
     Column("edit_token_hash", String(64), nullable=True),
     Column("voter_id", String(64), nullable=True),
     Column("ip_hash", String(64), nullable=True),
+    # inline feedback: the passage of the article this top-level comment is about
+    Column("passage_id", Id, ForeignKey("passages.id"), nullable=True),
     CheckConstraint(
         "status IN ('approved', 'pending', 'spam', 'rejected', 'deleted')", name="status_known"
     ),
@@ -127,6 +129,7 @@ comments = Table(
         " OR (parent_id IS NOT NULL AND root_id IS NOT NULL AND depth > 0)",
         name="tree_shape",
     ),
+    CheckConstraint("passage_id IS NULL OR parent_id IS NULL", name="passage_on_top_level"),
 )
 
 
@@ -731,3 +734,36 @@ import_records = Table(
 )
 Index("ix_import_records_thread", import_records.c.thread_id)
 Index("ix_import_records_comment", import_records.c.comment_id)
+# -- inline feedback: passages of an article that comments are anchored to
+
+PASSAGE_KINDS = ("question", "selection")
+
+# A passage: a publisher's question on it, or a reader's selection (readers who select the same
+# passage share one row). Its anchor is the W3C selector pair over the article's normalised
+# text (kibitz/anchoring.py), with the hash of the text it was made on.
+passages = Table(
+    "passages",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("thread_id", Id, ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    # "md:<key>" for a question marked in the article's Markdown, "q:<n>" for one asked
+    # through the API, "s:<digest of the selector>" for a reader's selection
+    Column("key", String(120), nullable=False),
+    Column("question", String(300), nullable=True),
+    # a question taken out of the article stays for its answers but takes no new ones
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("exact", Text, nullable=False),
+    Column("prefix", String(64), nullable=False, server_default=""),
+    Column("suffix", String(64), nullable=False, server_default=""),
+    Column("pos_start", Integer, nullable=False),
+    Column("pos_end", Integer, nullable=False),
+    Column("text_hash", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("thread_id", "key", name="uq_passages_thread_key"),
+    CheckConstraint("kind IN ('question', 'selection')", name="kind_known"),
+    CheckConstraint("(kind = 'question') = (question IS NOT NULL)", name="question_for_kind"),
+    CheckConstraint("length(exact) > 0", name="exact_not_empty"),
+    CheckConstraint("pos_start >= 0 AND pos_end > pos_start", name="range_valid"),
+)
+Index("ix_comments_passage", comments.c.passage_id)

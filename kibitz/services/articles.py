@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from kibitz import markdown
 from kibitz.context import Kibitz
 from kibitz.db.tables import articles
+from kibitz.services import passages
 from kibitz.services import threads as thread_service
 from kibitz.services.errors import Invalid, NotFound
 
@@ -66,7 +67,7 @@ def _published(value: Any) -> datetime:
 
 def parse(text: str) -> Draft:
     """Front matter (YAML between --- lines: title, date, slug or path, image, image_credit,
-    summary) and a Markdown body."""
+    summary) and a Markdown body, in which [a passage]{?A question} asks readers a question."""
     match = FRONT_MATTER.match(text)
     if not match:
         raise Invalid("no_front_matter", "The file must start with front matter between --- lines.")
@@ -115,8 +116,13 @@ def _article(row: Any) -> Article:
 
 async def save(kb: Kibitz, draft: Draft) -> Article:
     """Store the article (replacing an earlier version at the same path) and open its thread."""
-    # the publisher's own text: rendered like comments, but images are theirs to show
-    html = markdown.render(draft.body_md, images=True, new_tab=False)
+    # the publisher's own text: rendered like comments, but images are theirs to show;
+    # passages marked with a question ([passage]{?Question}) are found in the rendered text
+    marked_md, marked = passages.mark(draft.body_md)
+    html, questions = passages.locate(
+        markdown.render(marked_md, images=True, new_tab=False), marked
+    )
+    text_hash = passages.article_text(html)[1]
     now = thread_service.now()
     url = kb.settings.public_origin + draft.path
     values = {
@@ -134,6 +140,7 @@ async def save(kb: Kibitz, draft: Draft) -> Article:
         thread = thread_service.insert_if_absent(conn, key=draft.path, title=draft.title, url=url)
         if thread.title != draft.title or thread.url != url:
             thread_service.bump(conn, thread.id, title=draft.title, url=url)
+        passages.sync_questions(conn, thread.id, questions, text_hash)
         return conn.execute(sa.select(articles).where(articles.c.path == draft.path)).one()
 
     row = await kb.db.write(tx)

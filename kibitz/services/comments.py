@@ -28,7 +28,7 @@ from kibitz.models import (
 )
 from kibitz.plugins import Candidate, Finding
 from kibitz.security import hash_token, new_token
-from kibitz.services import bans, moderator_alerts, policies, subscriptions
+from kibitz.services import bans, moderator_alerts, passages, policies, subscriptions
 from kibitz.services import offensive as offensive_model
 from kibitz.services import threads as thread_service
 from kibitz.services.addresses import check_email
@@ -45,7 +45,7 @@ PUBLIC_COLUMNS = [
     for name in (
         "id", "parent_id", "root_id", "depth", "status", "author_name", "author_url",
         "body_html", "created_at", "edited_at", "up", "down", "score", "wilson", "reply_count",
-        "pinned_at", "featured",
+        "pinned_at", "featured", "passage_id",
     )
 ]  # fmt: skip
 
@@ -132,6 +132,7 @@ def public(row: Any, *, placeholder: bool = False) -> Comment:
         votes=Votes(row.up, row.down, row.score),
         pinned=row.pinned_at is not None and not hidden,
         featured=bool(row.featured) and not hidden,
+        passage_id=row.passage_id,
     )
 
 
@@ -198,6 +199,7 @@ async def create(
     page_url = thread_service.check_url(data.thread_url or "", "thread_url")
     if data.parent_id is not None and data.parent_id < 1:
         raise Invalid("unknown_parent", "There is no such comment to reply to.", "parent_id")
+    anchor = passages.check_new(s, data)
     wants_mail = data.notify != "none" or data.notify_replies
     if wants_mail and email is None:
         raise Invalid("required", "Give your e-mail address to be notified.", "author_email")
@@ -225,6 +227,7 @@ async def create(
         if thread.closed:
             raise Forbidden("thread_closed", "This discussion is closed.", "thread")
         parent = _check_parent(conn, data.parent_id, thread.id)
+        passage_id = passages.attach(conn, thread.id, key, data.passage_id, anchor)
         verdict = policies.Verdict("approved", [], "approved")
         if checks:
             verdict = policies.decide(
@@ -250,6 +253,7 @@ async def create(
             "held_for": verdict.held_for,
             "offensive": offensive,
             "body_hash": digest,
+            "passage_id": passage_id,
         }
         insert = sa.insert(comments).values(**values).returning(comments.c.id)
         comment_id = conn.execute(insert).scalar_one()

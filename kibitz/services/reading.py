@@ -125,9 +125,20 @@ def build_tree(top: list[Any], replies: list[Any], display_depth: int) -> list[C
     return out
 
 
+def check_passage(passage: str | None) -> str | None:
+    """The passage filter: None (every comment), "any" (comments on a passage) or an id."""
+    if (
+        passage is None
+        or passage == "any"
+        or (passage.isascii() and passage.isdigit() and len(passage) < 19)
+    ):
+        return passage
+    raise Invalid("invalid_passage", 'passage is "any" or a passage id.', "passage")
+
+
 def read_page(
     conn: Connection, thread_id: int, sort: Sort, limit: int, cursor: str | None,
-    display_depth: int,
+    display_depth: int, passage: str | None = None,
 ) -> tuple[list[Comment], str | None]:  # fmt: skip
     query = (
         sa.select(*PUBLIC_COLUMNS)
@@ -135,6 +146,10 @@ def read_page(
         .order_by(*_order(sort))
         .limit(limit + 1)
     )
+    if passage == "any":
+        query = query.where(c.passage_id.is_not(None))
+    elif passage is not None:
+        query = query.where(c.passage_id == int(passage))
     if cursor:
         query = query.where(_after(sort, decode_cursor(sort, cursor)))
     top = list(conn.execute(query))
@@ -162,24 +177,27 @@ def read_page(
 
 async def thread_page(
     kb: Kibitz, key: str, sort: str = "newest", limit: int | None = None,
-    cursor: str | None = None,
+    cursor: str | None = None, passage: str | None = None,
 ) -> Entry:  # fmt: skip
     """The serialised page, from the cache when the thread has not changed since."""
     key = thread_service.check_key(key)
     sort_ = check_sort(sort)
     limit_ = check_limit(kb, limit)
-    variant = ("page", sort_, limit_, cursor)
+    passage = check_passage(passage)
+    variant = ("page", sort_, limit_, cursor, passage)
     cached = kb.cache.get(key, variant)
     if cached is not None:
         return cached
     generation = kb.cache.generation(key)
-    page = await load_page(kb, key, sort_, limit_, cursor)
+    page = await load_page(kb, key, sort_, limit_, cursor, passage)
     entry = Entry.of(msgspec.json.encode(page))
     kb.cache.put(key, variant, entry, generation)
     return entry
 
 
-async def load_page(kb: Kibitz, key: str, sort: Sort, limit: int, cursor: str | None) -> ThreadPage:
+async def load_page(
+    kb: Kibitz, key: str, sort: Sort, limit: int, cursor: str | None, passage: str | None = None
+) -> ThreadPage:
     if cursor:
         decode_cursor(sort, cursor)  # refuse a bad cursor before touching the database
     depth = kb.settings.display_depth
@@ -188,7 +206,7 @@ async def load_page(kb: Kibitz, key: str, sort: Sort, limit: int, cursor: str | 
         row = thread_service.get_row(conn, key)
         if row is None:
             return ThreadPage(thread_service.empty_info(key), [], None)
-        items, next_cursor = read_page(conn, row.id, sort, limit, cursor, depth)
+        items, next_cursor = read_page(conn, row.id, sort, limit, cursor, depth, passage)
         return ThreadPage(thread_service.info(row), items, next_cursor)
 
     return await kb.db.read(read)

@@ -12,7 +12,8 @@
  *                        add controls and push functions onto f.extra that add to the request
  *   comment (art, c)     a comment was drawn; art.acts is its row of actions
  *   page (data)          a page of the thread arrived and is shown
- *   count (n)            the number of comments changed */
+ *   count (n)            the number of comments changed
+ * Optional: data-kibitz-article="CSS selector" names the article, for inline feedback. */
 (() => {
   "use strict";
   const me = document.currentScript || document.querySelector("script[data-kibitz-thread]");
@@ -147,6 +148,7 @@
     let count = 0;
     let closed = false;
     let cursor = null;
+    let filter = ""; // added to every page request (the Inline Feedbacks view)
     let seq = 0;
     let uid = 0;
     const nodes = new Map(); // id -> <li>
@@ -267,6 +269,228 @@
         });
       }
     }
+
+    /* -- inline feedback: comments on a passage of the article. The article's normalised text
+     * and the anchoring steps are those of kibitz/anchoring.py (see its docstring). */
+    const ART = ds.kibitzArticle && document.querySelector(ds.kibitzArticle);
+    const BLOCK = /^(ADDRESS|ARTICLE|ASIDE|BLOCKQUOTE|BR|CAPTION|DD|DETAILS|DIV|DL|DT|FIGCAPTION|FIGURE|FOOTER|FORM|H[1-6]|HEADER|HR|LI|MAIN|NAV|OL|P|PRE|SECTION|SUMMARY|TABLE|TBODY|TD|TFOOT|TH|THEAD|TR|UL)$/;
+    let P = {}; // passage id -> passage; .r: its range in the article, when found
+    let order = [];
+    let marks = [];
+    let ready;
+    let tab;
+    let bar;
+    function textOf(root) {
+      const X = { t: "", m: [] }; // the text, and per code point [text node, from, to] (0: a space)
+      let sp = 1;
+      const gap = () => sp || (X.t += " ", X.m.push(0), sp = 1);
+      (function walk(el) {
+        for (const n of el.childNodes) {
+          if (n.nodeType === 3) {
+            for (const c of n.data.matchAll(/\P{M}\p{M}*|\p{M}+/gu)) {
+              if (/^\s/.test(c[0])) gap();
+              else for (const ch of c[0].normalize("NFC")) X.t += ch, X.m.push([n, c.index, c.index + c[0].length]), sp = 0;
+            }
+          } else if (n.nodeType === 1 && !/^(SCRIPT|STYLE|TEMPLATE|NOSCRIPT)$/.test(n.tagName) && !n.hasAttribute("data-kibitz-ignore")) {
+            const b = BLOCK.test(n.tagName);
+            b && gap(), walk(n), b && gap();
+          }
+        }
+      })(root);
+      if (sp && X.m.length) X.t = X.t.slice(0, -1), X.m.pop();
+      X.a = [...X.t];
+      let h = 2166136261;
+      for (const ch of X.a) h = Math.imul(h ^ ch.codePointAt(0), 16777619);
+      X.h = (h >>> 0).toString(16).padStart(8, "0");
+      return X;
+    }
+    // the fewest edits from q to a stretch of t ending at j (anchored: to t[0..j]), as
+    // [edits, j]: the fewest, then the one nearest to near, then the first
+    function edits(q, t, anchored, near) {
+      const D = [...Array(q.length + 1).keys()];
+      let best = [1e9];
+      t.forEach((c, j) => {
+        let diag = D[0];
+        D[0] = anchored ? j + 1 : 0;
+        for (let i = 1, up; i <= q.length; i++) {
+          up = D[i];
+          D[i] = Math.min(up + 1, D[i - 1] + 1, diag + (q[i - 1] !== c));
+          diag = up;
+        }
+        const d = D[q.length];
+        if (d < best[0] || d === best[0] && Math.abs(j + 1 - near) < Math.abs(best[1] - near)) best = [d, j + 1];
+      });
+      return best;
+    }
+    // where the selector is in the text now, [start, end], or nothing: an orphan
+    function find(X, s, hash) {
+      const A = X.a, q = [...s.exact], m = q.length, k = m >> 2, str = (a, b) => A.slice(Math.max(a, 0), b).join("");
+      const same = (a, b) => { let n = 0; while (n < a.length && a[n] === b[n]) n++; return n; };
+      if (str(s.start, s.end) === s.exact && (hash === X.h ||
+        str(s.start - [...s.prefix].length, s.start) === s.prefix && str(s.end, s.end + [...s.suffix].length) === s.suffix)) {
+        return [s.start, s.end];
+      }
+      let best = [-1];
+      for (let i = X.t.indexOf(s.exact); m && i >= 0; i = X.t.indexOf(s.exact, i + 1)) {
+        const at = [...X.t.slice(0, i)].length;
+        const score = same(A.slice(Math.max(0, at - 32), at).reverse(), [...s.prefix].reverse()) +
+          same(A.slice(at + m, at + m + 32), [...s.suffix]);
+        if (score > best[0] || score === best[0] && Math.abs(at - s.start) < Math.abs(best[1] - s.start)) best = [score, at];
+      }
+      if (best[0] >= 0) return [best[1], best[1] + m];
+      const [d, e] = edits(q, A, 0, s.end);
+      if (k && d <= k) return [e - edits(q.reverse(), A.slice(Math.max(0, e - m - k), e).reverse(), 1, m)[1], e];
+    }
+    me.kibitz = { textOf, find }; // for the tests that hold it to kibitz/anchoring.py
+
+    const quote = (p, tag) => h(tag, { class: "kb-q" }, p.question ? h("strong", { text: p.question + " " }) : null,
+      h("q", { text: p.selector.exact }), " ", p.r ? h("button", { type: "button", class: "kb-link",
+        text: "Show in the article", onclick: () => show(p) }) : h("span", { class: "kb-pending", text: "passage changed" }));
+    function show(p) {
+      p.marks[0].scrollIntoView({ block: "center" });
+      for (const mk of p.marks) mk.style.background = "#ffd54a80";
+      setTimeout(() => p.marks.forEach((mk) => (mk.style.background = "none")), 3e3);
+      p.btn.focus({ preventScroll: true });
+    }
+    // after the passages of a comment just posted (setTimeout: they are being fetched again)
+    on("comment", (art, c) => c.passage_id && setTimeout(() => ready.then(() => {
+      const p = P[c.passage_id];
+      if (p && !art.q) art.body.before(art.q = quote(p, "blockquote"));
+    })));
+
+    // the icon beside a passage (with its count), and the form it opens in place
+    function pin(p, at) {
+      const host = h("span", { "data-kibitz-ignore": "" });
+      host.style.display = "inline";
+      at.insertNode(host);
+      const w = shadow(host);
+      w.className += " kb-pi";
+      const n = p.count;
+      const btn = p.btn = h("button", { type: "button", class: "kb-pq", "aria-expanded": "false",
+        "aria-label": (p.question ? "Question: " + p.question : "Comment on this passage.") + " " + plural(n, "comment"),
+        onclick: () => {
+          if (p.panel) return close();
+          const f = form({ onDone: (c) => (close(), c && refresh(c)) });
+          f.setAttribute("aria-label", p.question ? "Answer the question" : "Comment on this passage");
+          f.extra.push(() => (p.id ? { passage_id: p.id } : { anchor: p.anchor }));
+          w.append(p.panel = h("div", { class: "kb-pp" }, quote(p, "p"), f));
+          p.panel.firstChild.lastChild.remove(); // "show in the article": it is right here
+          btn.setAttribute("aria-expanded", "true");
+          w.ready.then(() => f.ta.focus());
+        } }, icon("bubble"), n || null);
+      w.append(btn);
+      btn.w = w;
+      return host;
+      function close() {
+        p.panel.remove();
+        p.panel = null;
+        btn.setAttribute("aria-expanded", "false");
+        btn.focus();
+      }
+    }
+
+    async function passages() {
+      const L = await api("GET", "passages?thread=" + encodeURIComponent(KEY)).catch(() => ({ passages: [] }));
+      for (const mk of marks) mk.replaceWith(...mk.childNodes);
+      for (const p of order) p.host && p.host.remove();
+      const X = ART && (ART.normalize(), textOf(ART));
+      P = {};
+      marks = [];
+      order = L.passages;
+      order.rp = L.reader_passages;
+      for (const p of order) {
+        P[p.id] = p;
+        let [s, e] = (X && find(X, p.selector, p.text_hash)) || [];
+        if (!e) continue;
+        while (!X.m[s]) s++;
+        while (!X.m[e - 1]) e--;
+        p.r = new Range();
+        p.r.setStart(X.m[s][0], X.m[s][1]);
+        p.r.setEnd(X.m[e - 1][0], X.m[e - 1][2]);
+      }
+      // ranges first, then marks: live ranges follow the text nodes that marking splits
+      for (const p of order) {
+        const r = p.r, texts = [], walk = r && document.createTreeWalker(r.commonAncestorContainer, 4);
+        if (!r) continue;
+        for (let n = walk.currentNode; n; n = walk.nextNode()) n.nodeType === 3 && r.intersectsNode(n) && texts.push(n);
+        marks.push(...(p.marks = texts.map((n) => {
+          if (n === r.endContainer) n.splitText(r.endOffset);
+          if (n === r.startContainer) n = n.splitText(r.startOffset);
+          const mk = h("mark", { "data-kibitz-passage": p.id });
+          mk.style.cssText = "all:unset;text-decoration:underline dotted";
+          n.before(mk);
+          mk.append(n);
+          return mk;
+        })));
+        const at = new Range();
+        at.setStartAfter(marks[marks.length - 1]);
+        p.host = pin(p, at);
+      }
+      order.sort((a, b) => !a.r - !b.r);
+      tab.hidden = !order.length;
+      theme();
+    }
+    function refresh(c) {
+      (ready = passages()).then(() => {
+        const b = (P[c.passage_id] || {}).btn;
+        b && b.w.ready.then(() => b.focus());
+        filter && view(1);
+      });
+    }
+
+    on("ui", (sec) => {
+      tab = h("button", { type: "button", class: "kb-link", "aria-pressed": "false", hidden: true,
+        text: "Inline Feedbacks", onclick: () => view(!filter) });
+      sec.querySelector(".kb-sorts").before(tab);
+      list.before(bar = h("p", { class: "kb-iv", hidden: true }, h("button", { type: "button", class: "kb-link",
+        text: "View all comments", onclick: () => view().then(() => tab.focus()) })));
+      ready = passages();
+      if (!ART) return;
+      // a passage the reader selects: a button to comment on it, which opens the form there
+      let r, wait;
+      const go = h("button", { type: "button", class: "kb-primary kb-sel", hidden: true, onclick: () => {
+        const X = textOf(ART);
+        let s = -1, e;
+        X.m.forEach((x, i) => {
+          if (x && r.comparePoint(x[0], x[1]) > -1 && r.comparePoint(x[0], x[2]) < 1) (s < 0 && (s = i)), e = i + 1;
+        });
+        go.hidden = true;
+        if (s < 0) return;
+        const A = X.a, exact = A.slice(s, e).join(""), p = { count: 0, r: 1, selector: { exact } };
+        p.anchor = { exact, prefix: A.slice(Math.max(0, s - 32), s).join(""), suffix: A.slice(e, e + 32).join(""),
+          start: s, end: e, text_hash: X.h };
+        r.collapse();
+        order.push(Object.assign(p, { host: pin(p, r) }));
+        p.btn.click();
+      } }, icon("bubble"), "Comment on the selected passage");
+      sec.append(go);
+      document.addEventListener("selectionchange", () => {
+        clearTimeout(wait);
+        wait = setTimeout(() => {
+          const sel = getSelection();
+          r = sel.rangeCount && sel.getRangeAt(0).cloneRange();
+          go.hidden = !(order.rp && r && String(sel).trim() && ART.contains(r.commonAncestorContainer));
+        }, 250);
+      });
+    });
+
+    // the Inline Feedbacks view: comments on passages, grouped by passage
+    function view(on) {
+      filter = on ? "&passage=any" : "";
+      tab.setAttribute("aria-pressed", String(!!on));
+      bar.hidden = !on;
+      return load();
+    }
+    on("page", () => {
+      if (!filter) return;
+      for (const li of [...list.children]) {
+        const p = li.c && P[li.c.passage_id];
+        if (!p) continue;
+        if (!p.group || !p.group.isConnected) p.group = h("li", { class: "kb-grp" }, quote(p, "h3"), h("ol", { class: "kb-list" }));
+        p.group.lastChild.append(li);
+      }
+      for (const p of order) p.group && p.group.lastChild.children.length && list.append(p.group);
+    });
 
     /* -- the shell: two shadow roots, the discussion and the floating bubble on <body> */
     function shadow(hostEl, parent) {
@@ -649,7 +873,7 @@
     }
     function page(size) {
       return api("GET", "comments?thread=" + encodeURIComponent(KEY) + "&sort=" + sort +
-        (size ? "&limit=" + size : "") + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+        (size ? "&limit=" + size : "") + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "") + filter);
     }
     async function load() {
       const mySeq = ++seq;

@@ -111,8 +111,13 @@ class CommentsController(Controller):
         cursor: Annotated[
             str | None, QueryParameter(description="next_cursor of the page before")
         ] = None,
+        passage: Annotated[
+            str | None,
+            QueryParameter(description='Only comments on passages: "any", or a passage id'),
+        ] = None,
     ) -> Response[bytes]:
-        entry = await reading.thread_page(rd.kibitz(request), thread, sort, limit, cursor)
+        kb = rd.kibitz(request)
+        entry = await reading.thread_page(kb, thread, sort, limit, cursor, passage)
         return cached(request, entry)
 
     @post(

@@ -12,13 +12,15 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from kibitz.models import SORTS, NewComment
-from kibitz.services import articles, funding, own, policies, reading
+from kibitz.services import articles, funding, own, passages, policies, reading
 from kibitz.services import comments as comment_service
 from kibitz.services.errors import Invalid, NotFound, ServiceError
 from kibitz.web import reader as rd
 
 SORT_LABELS = {"newest": "Newest", "oldest": "Oldest", "most_voted": "Most Voted", "best": "Best"}
-FORM_FIELDS = ("body", "author_name", "author_email", "author_url", "notify", "notify_replies")
+FORM_FIELDS = (
+    "body", "author_name", "author_email", "author_url", "notify", "notify_replies", "passage_id",
+)  # fmt: skip
 NOTIFY_CHOICES = [
     ("none", "nothing"),
     ("thread", "new follow-up comments"),
@@ -54,6 +56,8 @@ async def _discussion_context(
     sort_ = reading.check_sort(sort)
     page = await reading.load_page(kb, key, sort_, kb.settings.page_size, cursor)
     who, _ = rd.reader(request)
+    # inline feedback: comments show the passage they are about; questions can be answered
+    listed = await passages.get_list(kb, key)
     path = request.url.path if request.method == "GET" else _page_url(key)
 
     def link(**params: str) -> str:
@@ -82,6 +86,8 @@ async def _discussion_context(
         "own_pending": await own.pending(kb, page.thread.key, who.voter_id),
         "form_token": policies.form_token(kb),
         "ban": await own.ban(kb, who),
+        "passages": {p.id: p for p in listed.passages},
+        "questions": [p for p in listed.passages if p.kind == "question" and p.active],
     }
 
 
@@ -194,11 +200,14 @@ async def post_form(
     kb = rd.kibitz(request)
     key = data.get("thread", "")
     parent = data.get("parent_id", "").strip()
+    passage = data.get("passage_id", "").strip()
     try:
         who, voter_cookie = rd.reader(request, mint=True)
         await rd.limit(request, "comment", who)
         if parent and not parent.isdigit():
             raise Invalid("unknown_parent", "There is no such comment.", "parent_id")
+        if passage and not (passage.isascii() and passage.isdigit()):
+            raise Invalid("unknown_passage", "There is no such question.", "passage_id")
         posted = await comment_service.create(
             kb,
             NewComment(
@@ -212,6 +221,7 @@ async def post_form(
                 notify_replies=bool(data.get("notify_replies")),
                 honeypot=data.get(HONEYPOT),
                 form_token=data.get("form_token") or None,
+                passage_id=int(passage) if passage and not parent else None,
             ),
             who,
         )

@@ -132,7 +132,11 @@ class Servers:
         delay: int | None = None,
         dark: bool = False,
         bubble: str | None = None,
+        article: str | None = None,
+        body: str | None = None,
     ) -> str:
+        """A host page; ``article`` sets data-kibitz-article, ``body`` replaces its text
+        (paragraphs separated by blank lines)."""
         query: dict[str, Any] = {"thread": thread}
         if csp:
             query["csp"] = 1
@@ -144,6 +148,10 @@ class Servers:
             query["dark"] = 1
         if bubble is not None:
             query["bubble"] = bubble
+        if article is not None:
+            query["article"] = article
+        if body is not None:
+            query["body"] = body
         return f"{origin or self.host}/article?{urlencode(query)}"
 
     def list_page(self, threads: list[str]) -> str:
@@ -159,6 +167,11 @@ def _article(api: str, q: dict[str, str]) -> tuple[str, dict[str, str]]:
         attrs += f' data-kibitz-bubble-delay="{escape(q["delay"])}"'
     if "bubble" in q:
         attrs += f' data-kibitz-bubble="{escape(q["bubble"])}"'
+    if "article" in q:
+        attrs += f' data-kibitz-article="{escape(q["article"])}"'
+    text = [LOREM] * paragraphs
+    if "body" in q:
+        text = [escape(p) for p in q["body"].split("\n\n")]
     style = "" if strict else f"<style>{HOST_CSS}</style>"
     meta = '<meta name="color-scheme" content="light dark">' if q.get("dark") == "1" else ""
     body_class = ' class="dark-ok"' if q.get("dark") == "1" else ""
@@ -167,7 +180,7 @@ def _article(api: str, q: dict[str, str]) -> tuple[str, dict[str, str]]:
 <meta name="viewport" content="width=device-width, initial-scale=1">{meta}
 <title>Harbour news</title>{style}</head>
 <body{body_class}><main><article><h1>The harbour budget</h1>
-{"".join(f"<p>{LOREM}</p>" for _ in range(paragraphs))}
+{"".join(f"<p>{p}</p>" for p in text)}
 </article>
 <div id="kibitz-thread"></div>
 <script src="{api}/embed.js" {attrs} async></script>
