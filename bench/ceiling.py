@@ -21,7 +21,9 @@ Canned = tuple[int, list[tuple[bytes, bytes]], bytes]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-SKIP_HEADERS = {"date", "server"}  # uvicorn writes its own Date; kibitz sends no Server
+# uvicorn writes its own Date and connection handling (urllib, which captured them, asked to
+# close); kibitz sends no Server header
+SKIP_HEADERS = {"date", "server", "connection", "keep-alive", "transfer-encoding"}
 
 
 def encode(status: int, headers: list[tuple[str, str]], body: bytes) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from kibitz.context import Kibitz
 from kibitz.mail.worker import Worker
 from kibitz.settings import Settings, load_settings
 from kibitz.web import api, embed, errors, feeds, moderation, pages, subscriptions
+from kibitz.web.fastpath import FastReads
 
 HERE = Path(__file__).parent
 CSP = (
@@ -152,5 +153,6 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
 
 
 def app_from_env() -> Any:
-    """The ASGI app for ``uvicorn --factory kibitz.app:app_from_env``."""
-    return create_app()
+    """The ASGI app for ``uvicorn --factory kibitz.app:app_from_env``: the app, with thread
+    reads and counts answered in front of it (kibitz/web/fastpath.py)."""
+    return FastReads(create_app())
