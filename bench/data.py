@@ -64,8 +64,9 @@ class ThreadPlan:
 class Plan:
     """Which threads, how big, in what order they open (a window of them is live at once)."""
 
-    name: str
+    name: str  # names the cached database: plans with different names never evict each other
     threads: tuple[ThreadPlan, ...]
+    kind: str = "seed"  # or "growth"
     window: int = 32
     step_seconds: int = 60
 
@@ -82,12 +83,14 @@ def mixed_key(i: int) -> str:
     return f"/bench/mixed/{i:04d}"
 
 
-def seed_plan(*, read: int = 200, big: int = 10_000, mixed: int = 1_000) -> Plan:
+def seed_plan(
+    name: str = "seed", *, read: int = 200, big: int = 10_000, mixed: int = 1_000
+) -> Plan:
     """Scenarios 1-6: a 200-comment thread, a big one, and many small ones (2 to 18)."""
     rng = random.Random(1)
     threads = [ThreadPlan(read_key(read), read), ThreadPlan(read_key(big), big)]
     threads += [ThreadPlan(mixed_key(i), rng.randint(2, 18)) for i in range(1, mixed + 1)]
-    return Plan("seed", tuple(threads))
+    return Plan(name, tuple(threads))
 
 
 def growth_plan(total: int, probe: int = 200) -> Plan:
@@ -101,7 +104,7 @@ def growth_plan(total: int, probe: int = 200) -> Plan:
         left -= size
     middle = len(filler) // 2  # opened half way through the site's history
     threads = [*filler[:middle], ThreadPlan(read_key(probe), probe), *filler[middle:]]
-    return Plan(f"growth-{total}", tuple(threads), step_seconds=30)
+    return Plan(f"growth-{total}", tuple(threads), kind="growth", step_seconds=30)
 
 
 # -- generating rows
@@ -344,7 +347,7 @@ VOTE_IDS = (
 
 
 def _manifest(plan: Plan, counts: dict[str, int], vote_ids: list[int]) -> Manifest:
-    if plan.name == "seed":
+    if plan.kind == "seed":
         keys = {"read": plan.threads[0].key, "big": plan.threads[1].key}
     else:
         keys = {"read": read_key(200)}
@@ -469,6 +472,7 @@ async def build_pg(plan: Plan, admin_url: str, log: Any = print) -> tuple[str, M
         return name, Manifest.from_json(manifest_path.read_text())
     for other in names:
         await _admin(admin_url, f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
+        (DATA_DIR / f"{other}.json").unlink(missing_ok=True)
     tmp = name + "_tmp"
     await _admin(admin_url, f'DROP DATABASE IF EXISTS "{tmp}" WITH (FORCE)',
                  f'CREATE DATABASE "{tmp}"')  # fmt: skip

@@ -101,7 +101,7 @@ def parse(argv: list[str]) -> Config:
     scenarios = tuple(a.scenarios.split(",")) if a.scenarios else tuple("12345678")
     return Config(
         name="quick" if quick else "full",
-        seed=data.seed_plan(big=1_000, mixed=100) if quick else data.seed_plan(),
+        seed=data.seed_plan("smallseed", big=1_000, mixed=100) if quick else data.seed_plan(),
         growth_sizes=(1_000, 5_000) if quick else (10_000, 100_000, 1_000_000),
         systems=systems,
         scenarios=scenarios,
