@@ -117,7 +117,12 @@ def markdown(results: dict[str, Any]) -> str:
         f"Linux {m['kernel']}",
         f"- 1-minute load average: {m['load_average_1m']} at the start, "
         f"{m['load_average_1m_end']} at the end"
-        + (" (**the machine was busy: numbers are noisy**)" if busy else ""),
+        + (" (**the machine was busy: numbers are noisy**)" if busy else "")
+        + (
+            "; it never fell below 0.8 in the time the run waited for it"
+            if results.get("waited_for_quiet_s", 0) is None
+            else ""
+        ),
         "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
         f"- Load: wrk, {s['wrk_threads']} thread, {s['connections']} connections over loopback, "
         f"{s['warmup_s']:g} s warm-up then {s['seconds']:g} s per scenario; posting stops "

@@ -63,6 +63,7 @@ class Config:
     post_seconds: float
     growth_seconds: float
     pg_admin_url: str
+    wait_quiet_minutes: float = 0
 
     @property
     def quick(self) -> bool:
@@ -89,6 +90,10 @@ def parse(argv: list[str]) -> Config:
     p.add_argument("--warmup", type=float, help="warm-up time per scenario")
     p.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     p.add_argument(
+        "--wait-quiet", type=float, default=0, metavar="MINUTES",
+        help="first wait up to this long for the 1-minute load average to fall below 0.8",
+    )  # fmt: skip
+    p.add_argument(
         "--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="an admin connection to the local PostgreSQL (databases kibitz_bench_*)",
     )  # fmt: skip
@@ -112,6 +117,7 @@ def parse(argv: list[str]) -> Config:
         post_seconds=5 if quick else 30,
         growth_seconds=1 if quick else 10,
         pg_admin_url=a.postgres,
+        wait_quiet_minutes=a.wait_quiet,
     )
 
 
@@ -385,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse(sys.argv[1:] if argv is None else argv)
     if shutil.which("wrk") is None:
         sys.exit("bench: wrk is missing; `make bench` installs it (apt-get install -y wrk)")
+    waited = wait_quiet(cfg.wait_quiet_minutes)
     started = datetime.now(UTC)
     t0 = time.monotonic()
     log(f"{cfg.name} run: systems {', '.join(cfg.systems)}; load average "
@@ -415,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)]),
         "started": started.isoformat(timespec="seconds"),
         "duration_s": round(time.monotonic() - t0, 1),
+        "waited_for_quiet_s": waited,
         "machine": {**facts, "load_average_1m_end": round(machine.load_average(), 2)},
         "versions": versions,
         "settings": {
@@ -449,6 +457,19 @@ def main(argv: list[str] | None = None) -> int:
     log(f"wrote {RESULTS / cfg.name}.json and .md in {results['duration_s']:.0f}s")
     print(report.goals_table(goals))
     return 0
+
+
+def wait_quiet(minutes: float, below: float = report.BUSY_LOAD) -> float | None:
+    """Wait for the machine to be quiet; the seconds waited, or None if it never was."""
+    if minutes <= 0:
+        return 0.0
+    start = time.monotonic()
+    while machine.load_average() >= below:
+        if time.monotonic() - start > minutes * 60:
+            log(f"the load average stayed at {machine.load_average():.2f}; measuring anyway")
+            return None
+        time.sleep(15)
+    return round(time.monotonic() - start)
 
 
 def pg_version(admin_url: str) -> str:
