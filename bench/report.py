@@ -101,6 +101,34 @@ def goals_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def summary_table(results: dict[str, Any]) -> str:
+    """Requests/s (p99 ms) of every system in every scenario, one line per scenario."""
+    systems = list(dict.fromkeys(r["system"] for r in results["runs"]))
+    lines = [
+        "| Scenario | " + " | ".join(systems) + " |",
+        "| --- |" + " ---: |" * len(systems),
+    ]
+    for sid, scenario in SCENARIOS.items():
+        cells = []
+        for system in systems:
+            run = _run(results, system, sid)
+            if run is None:
+                cells.append("")
+                continue
+            res = run["result"]
+            errors = sum(res["errors"].values())
+            if not res["requests"]:
+                cells.append("none answered in time")
+                continue
+            cells.append(
+                f"{res['rps']:,.0f} ({_ms(res['latency_ms']['p99'])})"
+                + (f", {errors:,} errors" if errors else "")
+            )
+        if any(cells):
+            lines.append(f"| {sid}. {scenario.title} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _ms(value: float) -> str:
     return f"{value:.2f}" if value < 100 else f"{value:,.0f}"
 
@@ -135,6 +163,10 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         goals_table(results["goals"]),
         "",
+        "## At a glance: requests/s (p99 latency, ms)",
+        "",
+        summary_table(results),
+        "",
     ]
     for sid, scenario in SCENARIOS.items():
         rows = [r for r in results["runs"] if r["scenario"] == sid]
@@ -152,6 +184,8 @@ def markdown(results: dict[str, Any]) -> str:
             lat = res["latency_ms"]
             errors = sum(res["errors"].values())
             flag = f" ({r['problem']})" if "problem" in r else ""
+            if not res["requests"]:
+                flag += " (no request was answered within the run)"
             out.append(
                 f"| {r['system']}{flag} | {res['rps']:,.1f} | {_ms(lat['p50'])} | "
                 f"{_ms(lat['p99'])} | {errors:,} | {r['response_bytes']:,} | "

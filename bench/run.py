@@ -104,6 +104,8 @@ def parse(argv: list[str]) -> Config:
     if unknown:
         p.error(f"unknown systems: {', '.join(sorted(unknown))}")
     scenarios = tuple(a.scenarios.split(",")) if a.scenarios else tuple("12345678")
+    if set(scenarios) - set("12345678"):
+        p.error("scenarios are numbers from 1 to 8")
     return Config(
         name="quick" if quick else "full",
         seed=data.seed_plan("smallseed", big=1_000, mixed=100) if quick else data.seed_plan(),
@@ -368,6 +370,7 @@ def run_growth(cfg: Config, out: Outcome) -> None:
             srv = kibitz_server(f"growth-{db}-{size}", url, 2, KIBITZ_CACHE_MAX_BYTES="1")
             load = Load.of(kibitz_read(manifest.keys["read"]))
             with running(srv):
+                srv.wait_idle()
                 status, _, body = fetch(srv.base, load.first)
                 if cfg.warmup:
                     wrk.run(srv.base, load, seconds=cfg.warmup, connections=1)
