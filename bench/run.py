@@ -22,6 +22,7 @@ import json
 import secrets
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -52,6 +53,7 @@ NO_LIMITS = ",".join(
 @dataclass(frozen=True)
 class Config:
     name: str
+    out: str
     seed: data.Plan
     growth_sizes: tuple[int, ...]
     systems: tuple[str, ...]
@@ -89,6 +91,7 @@ def parse(argv: list[str]) -> Config:
     p.add_argument("--seconds", type=float, help="measured time per scenario")
     p.add_argument("--warmup", type=float, help="warm-up time per scenario")
     p.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    p.add_argument("--out", help="name of the results files (default: full, or quick)")
     p.add_argument(
         "--wait-quiet", type=float, default=0, metavar="MINUTES",
         help="first wait up to this long for the 1-minute load average to fall below 0.8",
@@ -108,6 +111,7 @@ def parse(argv: list[str]) -> Config:
         p.error("scenarios are numbers from 1 to 8")
     return Config(
         name="quick" if quick else "full",
+        out=a.out or ("quick" if quick else "full"),
         seed=data.seed_plan("smallseed", big=1_000, mixed=100) if quick else data.seed_plan(),
         growth_sizes=(1_000, 5_000) if quick else (10_000, 100_000, 1_000_000),
         systems=systems,
@@ -278,6 +282,7 @@ def widget_weight(base: str, kind: str) -> dict[str, Any]:
 class Outcome:
     runs: list[dict[str, Any]] = field(default_factory=list)
     growth: list[dict[str, Any]] = field(default_factory=list)
+    paired: list[dict[str, Any]] = field(default_factory=list)
     widget: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -353,6 +358,48 @@ def sse_fanout(cfg: Config, t: Target) -> dict[str, Any]:
     return loaded
 
 
+def run_paired(cfg: Config, seeds: Seeds, out: Outcome) -> None:
+    """kibitz against the ceiling in alternating slices, for the goals that compare them.
+
+    On a shared machine the load from elsewhere changes from one minute to the next, so two
+    runs minutes apart compare the machine's moods as much as the servers. Here both servers
+    are up (only one is loaded at a time) and take turns: five rounds of a slice each, and
+    the goal reads the median of the five ratios."""
+    rounds = 2 if cfg.quick else 5
+    slice_s = cfg.seconds if cfg.quick else 2
+    reads = [sid for sid in ("1", "2", "3") if sid in cfg.scenarios]
+    for target in (s for s in cfg.systems if s.startswith("kibitz-") and s.endswith("-2w")):
+        top = prepare(cfg, "ceiling", seeds)
+        mine = prepare(cfg, target, seeds)
+        log(f"{target} and the ceiling, taking turns")
+        with running(top.server), running(mine.server):
+            for sid in reads:
+                load = LOADS["kibitz"](sid, seeds.manifest, cfg.post_limit)
+                for t in (top, mine):
+                    t.server.wait_idle()
+                    if cfg.warmup:
+                        wrk.run(
+                            t.server.base, load, seconds=cfg.warmup, connections=cfg.connections
+                        )
+                slices: dict[str, list[float]] = {"ceiling": [], target: []}
+                for _ in range(rounds):
+                    for t in (top, mine):
+                        t.server.wait_idle()
+                        r = wrk.run(
+                            t.server.base, load, seconds=slice_s, connections=cfg.connections
+                        )
+                        slices["ceiling" if t is top else target].append(r.rps)
+                ratios = [
+                    k / c for c, k in zip(slices["ceiling"], slices[target], strict=True) if c
+                ]
+                median = round(statistics.median(ratios), 3)
+                row = {"system": target, "scenario": sid, "rounds": rounds, "slice_s": slice_s,
+                       "rps": slices, "ratio_median": median}  # fmt: skip
+                out.paired.append(row)
+                log(f"  {target} {sid}: {row['ratio_median']:.0%} of the ceiling "
+                    f"(ratios {', '.join(f'{x:.0%}' for x in ratios)})")  # fmt: skip
+
+
 def run_growth(cfg: Config, out: Outcome) -> None:
     """First-page read latency as the database grows, with the response cache off, so that
     every request runs the queries (with it on, every size answers from memory)."""
@@ -416,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
         capture_ceiling(cfg, seeds)
     for target in cfg.systems:
         run_system(cfg, target, seeds, out)
+    if "ceiling" in cfg.systems:
+        run_paired(cfg, seeds, out)
     if "7" in cfg.scenarios:
         run_growth(cfg, out)
     if any("-pg-" in s for s in cfg.systems):
@@ -449,15 +498,16 @@ def main(argv: list[str] | None = None) -> int:
         },
         "runs": out.runs,
         "growth": out.growth,
+        "paired": out.paired,
         "widget": out.widget,
         "extras": out.extras,
     }
     goals = report.goals(results)
     results["goals"] = goals
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{cfg.name}.json").write_text(json.dumps(results, indent=1) + "\n")
-    (RESULTS / f"{cfg.name}.md").write_text(report.markdown(results))
-    log(f"wrote {RESULTS / cfg.name}.json and .md in {results['duration_s']:.0f}s")
+    (RESULTS / f"{cfg.out}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (RESULTS / f"{cfg.out}.md").write_text(report.markdown(results))
+    log(f"wrote {RESULTS / cfg.out}.json and .md in {results['duration_s']:.0f}s")
     print(report.goals_table(goals))
     return 0
 
