@@ -26,7 +26,7 @@ browser:
 wrk:
 	test -x /usr/bin/wrk || (apt-get update && apt-get install -y wrk)
 
-## kibitz beside Isso and the machine's ceiling: bench/results/full.md (about 15 minutes)
+## kibitz beside Isso and the machine's ceiling: bench/results/full.md (about 20 minutes)
 bench: setup wrk
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
