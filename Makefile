@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup browser run test test-fast lint format docs clean bench-import
+.PHONY: setup browser wrk run test test-fast lint format docs bench bench-quick bench-import clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -22,6 +22,18 @@ node_modules:
 browser:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
+## the benchmark's load generator, from Debian's packages
+wrk:
+	test -x /usr/bin/wrk || (apt-get update && apt-get install -y wrk)
+
+## kibitz beside Isso and the machine's ceiling: bench/results/full.md (about 20 minutes)
+bench: setup wrk
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## the same harness in seconds on small data (CI keeps it working; its numbers mean little)
+bench-quick: setup wrk
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
+
 ## serve the reference article, its discussion and its funding bar on http://127.0.0.1:8000
 ## from kibitz.db ("Support" leads to kibitz's donation page; set KIBITZ_SUPPORT_URL to change)
 run: setup
@@ -36,13 +48,13 @@ test-fast: setup
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not browser"
 
 lint: setup
-	$(BIN)/ruff format --check kibitz tests
-	$(BIN)/ruff check kibitz tests
+	$(BIN)/ruff format --check kibitz tests bench
+	$(BIN)/ruff check kibitz tests bench
 	$(BIN)/mypy
 
 format: setup
-	$(BIN)/ruff format kibitz tests
-	$(BIN)/ruff check --fix kibitz tests
+	$(BIN)/ruff format kibitz tests bench
+	$(BIN)/ruff check --fix kibitz tests bench
 
 ## time importing a generated 100,000-comment Disqus export (goal: under a minute)
 bench-import: setup

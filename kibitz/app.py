@@ -41,6 +41,7 @@ from kibitz.web import (
     subscriptions,
 )
 from kibitz.web import passages as passage_api
+from kibitz.web.fastpath import FastReads
 
 HERE = Path(__file__).parent
 CSP = (
@@ -196,5 +197,6 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
 
 
 def app_from_env() -> Any:
-    """The ASGI app for ``uvicorn --factory kibitz.app:app_from_env``."""
-    return create_app()
+    """The ASGI app for ``uvicorn --factory kibitz.app:app_from_env``: the app, with thread
+    reads and counts answered in front of it (kibitz/web/fastpath.py)."""
+    return FastReads(create_app())

@@ -24,6 +24,7 @@ announcement) can stay unseen.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import mmap
 import os
@@ -101,8 +102,7 @@ class SharedGenerations:
         self._lock_fd = os.open(self.path, os.O_RDWR)
 
     def _slot(self, scope: str) -> int:
-        digest = hashlib.blake2b(scope.encode("utf-8"), digest_size=8).digest()
-        return (int.from_bytes(digest, "little") % self.SLOTS) * 8
+        return _slot_offset(scope, self.SLOTS)
 
     def get(self, scope: str) -> int:
         value: int = struct.unpack_from("<Q", self._map, self._slot(scope))[0]
@@ -120,6 +120,13 @@ class SharedGenerations:
     def close(self) -> None:
         self._map.close()
         os.close(self._lock_fd)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _slot_offset(scope: str, slots: int) -> int:
+    # every cached read looks its thread's slot up: hash each thread key once
+    digest = hashlib.blake2b(scope.encode("utf-8"), digest_size=8).digest()
+    return (int.from_bytes(digest, "little") % slots) * 8
 
 
 @dataclass(frozen=True, slots=True)

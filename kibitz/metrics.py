@@ -131,6 +131,11 @@ class Metrics:
         self.outbox_oldest_due = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
         return generate_latest(self.registry)
 
+    def answered(self, method: str, route: str, status: int, elapsed: float) -> None:
+        """A request answered outside the app (kibitz/web/fastpath.py)."""
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(elapsed)
+
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """Count and time every HTTP request, also those no route matched."""
 

@@ -1,0 +1,538 @@
+"""Run the benchmark: seed, serve each system in turn, load it with wrk, write the results.
+
+    python -m bench             # the full run (make bench)
+    python -m bench --quick     # seconds, small data, the same code paths (make bench-quick)
+
+Systems run one at a time on loopback, each on a fresh copy of the same seeded data:
+the ceiling, kibitz on SQLite and on PostgreSQL with ``kibitz serve`` (2 workers, and 1),
+and Isso under gunicorn. Each scenario warms up, then runs for a fixed time.
+
+An optional scenario: when ``bench/sse_fanout.py`` exists it is run against each 2-worker
+kibitz as ``python bench/sse_fanout.py --base-url URL --seconds S --out FILE.json [--quick]``
+once the other scenarios are done. It exits 0 and writes a JSON object; a ``"table"`` list of
+``{"name", "value", "unit", "goal", "pass"}`` (goal and pass optional) goes into the
+Markdown, and the whole object into the JSON results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import ceiling, data, isso_server, machine, report, wrk
+from bench.scenarios import LOADS, SCENARIOS, kibitz_read
+from bench.servers import Server, free_port, running
+from bench.wrk import Load, Request
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+RUN_DIR = data.DATA_DIR / "run"
+SSE_SCRIPT = HERE / "sse_fanout.py"
+# each widget loads its script and its stylesheet
+WIDGET = {"kibitz": ("/embed.js", "/embed.css"), "isso": ("/js/embed.min.js", "/css/isso.css")}
+NO_LIMITS = ",".join(
+    f"{name}=1000000/60" for name in ("comment.voter", "comment.ip", "vote.voter", "vote.ip")
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    out: str
+    seed: data.Plan
+    growth_sizes: tuple[int, ...]
+    systems: tuple[str, ...]
+    scenarios: tuple[str, ...]
+    warmup: float
+    seconds: float
+    connections: int
+    post_limit: int
+    post_seconds: float
+    growth_seconds: float
+    pg_admin_url: str
+    wait_quiet_minutes: float = 0
+
+    @property
+    def quick(self) -> bool:
+        return self.name == "quick"
+
+
+SYSTEMS = (
+    "ceiling",
+    "kibitz-sqlite-2w",
+    "kibitz-sqlite-1w",
+    "kibitz-pg-2w",
+    "kibitz-pg-1w",
+    "isso",
+)
+QUICK_SYSTEMS = ("ceiling", "kibitz-sqlite-2w", "kibitz-pg-1w", "isso")
+
+
+def parse(argv: list[str]) -> Config:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="small data, 1-second runs (CI)")
+    p.add_argument("--systems", help=f"comma-separated subset of {', '.join(SYSTEMS)}")
+    p.add_argument("--scenarios", help="comma-separated subset of 1-8")
+    p.add_argument("--seconds", type=float, help="measured time per scenario")
+    p.add_argument("--warmup", type=float, help="warm-up time per scenario")
+    p.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    p.add_argument("--out", help="name of the results files (default: full, or quick)")
+    p.add_argument(
+        "--wait-quiet", type=float, default=0, metavar="MINUTES",
+        help="first wait up to this long for the 1-minute load average to fall below 0.8",
+    )  # fmt: skip
+    p.add_argument(
+        "--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="an admin connection to the local PostgreSQL (databases kibitz_bench_*)",
+    )  # fmt: skip
+    a = p.parse_args(argv)
+    quick = a.quick
+    systems = tuple(a.systems.split(",")) if a.systems else (QUICK_SYSTEMS if quick else SYSTEMS)
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown:
+        p.error(f"unknown systems: {', '.join(sorted(unknown))}")
+    scenarios = tuple(a.scenarios.split(",")) if a.scenarios else tuple("12345678")
+    if set(scenarios) - set("12345678"):
+        p.error("scenarios are numbers from 1 to 8")
+    return Config(
+        name="quick" if quick else "full",
+        out=a.out or ("quick" if quick else "full"),
+        seed=data.seed_plan("smallseed", big=1_000, mixed=100) if quick else data.seed_plan(),
+        growth_sizes=(1_000, 5_000) if quick else (10_000, 100_000, 1_000_000),
+        systems=systems,
+        scenarios=scenarios,
+        warmup=a.warmup if a.warmup is not None else (0 if quick else 3),
+        seconds=a.seconds or (1 if quick else 10),
+        connections=a.connections,
+        post_limit=50 if quick else 2_000,
+        post_seconds=5 if quick else 30,
+        growth_seconds=1 if quick else 10,
+        pg_admin_url=a.postgres,
+        wait_quiet_minutes=a.wait_quiet,
+    )
+
+
+def log(msg: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S}] {msg}", flush=True)
+
+
+# -- the systems
+
+
+@dataclass
+class Target:
+    name: str
+    kind: str  # kibitz, isso, ceiling
+    server: Server
+    db: str = ""  # sqlite or postgresql
+    workers: int = 1
+
+
+def kibitz_env(database_url: str, port: int, workers: int, **extra: str) -> dict[str, str]:
+    """The settings a publisher sets for production (README), on loopback."""
+    return {
+        "KIBITZ_ENV": "production",
+        "KIBITZ_SECRET_KEY": secrets.token_urlsafe(48),
+        "KIBITZ_PUBLIC_URL": "https://comments.bench.test",
+        "KIBITZ_ALLOWED_ORIGINS": data.SITE,
+        "KIBITZ_DATABASE_URL": database_url,
+        "KIBITZ_PORT": str(port),
+        "KIBITZ_WORKERS": str(workers),
+        "KIBITZ_RATE_LIMITS": NO_LIMITS,
+        **extra,
+    }
+
+
+def kibitz_server(name: str, database_url: str, workers: int, **extra: str) -> Server:
+    port = free_port()
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    return Server(
+        name=name,
+        argv=[str(Path(sys.executable).with_name("kibitz")), "serve"],
+        port=port,
+        ready_path="/healthz",
+        env=kibitz_env(database_url, port, workers, **extra),
+        workers=workers,
+        cwd=RUN_DIR,  # no stray kibitz.toml
+        log_path=RUN_DIR / f"{name}.log",
+    )
+
+
+@dataclass
+class Seeds:
+    manifest: data.Manifest
+    sqlite: Path
+    pg: str = ""
+    isso: Path | None = None
+
+
+def prepare(cfg: Config, target: str, seeds: Seeds) -> Target:
+    """A fresh copy of the seed for one system, and the server that will serve it."""
+    if target == "isso":
+        assert seeds.isso is not None
+        return Target("isso", "isso", isso_server.server(free_port(), seeds.isso, RUN_DIR))
+    if target == "ceiling":
+        port = free_port()
+        argv = [sys.executable, "-m", "bench.ceiling", str(RUN_DIR / "ceiling.json"),
+                "--port", str(port), "--workers", "2"]  # fmt: skip
+        srv = Server("ceiling", argv, port, "/healthz", workers=2, cwd=ROOT,
+                     log_path=RUN_DIR / "ceiling.log")  # fmt: skip
+        return Target("ceiling", "ceiling", srv, workers=2)
+    _, db, w = target.split("-")
+    workers = int(w.rstrip("w"))
+    if db == "sqlite":
+        path = RUN_DIR / "kibitz.sqlite"
+        data.copy_sqlite(seeds.sqlite, path)
+        url = f"sqlite:///{path}"
+    else:
+        run_db = "kibitz_bench_run"
+        asyncio.run(data.copy_pg(cfg.pg_admin_url, seeds.pg, run_db))
+        url = data.pg_dsn(cfg.pg_admin_url, run_db)
+    return Target(target, "kibitz", kibitz_server(target, url, workers), db, workers)
+
+
+# -- single requests: checks, captures, widget weight
+
+
+def fetch(base: str, r: Request, extra: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
+    req = urllib.request.Request(
+        base + r.target,
+        data=r.body.encode() if r.body is not None else None,
+        method=r.method,
+        headers={**r.headers, **(extra or {})},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def capture_ceiling(cfg: Config, seeds: Seeds) -> dict[str, Any]:
+    """kibitz's answers to every request the ceiling will be asked, from a kibitz on a copy
+    of the seed, so the ceiling serves byte for byte what kibitz serves."""
+    path = RUN_DIR / "capture.sqlite"
+    data.copy_sqlite(seeds.sqlite, path)
+    srv = kibitz_server("capture", f"sqlite:///{path}", 1)
+    exact: dict[str, Any] = {}
+    fallback: dict[str, Any] = {}
+    with running(srv):
+        loads = [LOADS["kibitz"](s, seeds.manifest, cfg.post_limit) for s in ("1", "2", "3", "6")]
+        requests = [Request("GET", "/healthz")]  # how the harness sees it is up
+        requests += [r for load in loads for _, reqs in load.groups for r in reqs]
+        gets = [r for r in requests if r.method == "GET"]
+        posts = [r for r in requests if r.method != "GET"]
+        for r in [*gets, *posts]:  # reads before the one write they would otherwise see
+            key = f"{r.method} {r.target}"
+            if key in exact or f"{r.method} {r.target.split('?')[0]}" in fallback:
+                continue
+            status, headers, body = fetch(srv.base, r)
+            canned = ceiling.encode(status, list(headers.items()), body)
+            if r.target == "/api/v1/comments" and r.method == "POST":
+                fallback[key] = canned  # one posted comment stands for all
+            else:
+                exact[key] = canned
+    out = {"exact": exact, "fallback": fallback}
+    (RUN_DIR / "ceiling.json").write_text(json.dumps(out))
+    return out
+
+
+def widget_weight(base: str, kind: str) -> dict[str, Any]:
+    import gzip
+
+    files = {}
+    for path in WIDGET[kind]:
+        status, headers, body = fetch(base, Request("GET", path), {"Accept-Encoding": "gzip"})
+        served_gzip = headers.get("Content-Encoding") == "gzip"
+        raw = gzip.decompress(body) if served_gzip else body
+        files[path] = {
+            "status": status,
+            "bytes": len(raw),
+            # what travels: the server's own gzip, or gzip -9 where it sends none (Isso's
+            # deployment would compress at its proxy)
+            "gzip_bytes": len(body) if served_gzip else len(gzip.compress(raw, 9, mtime=0)),
+            "served_gzip": served_gzip,
+        }
+    return {
+        "files": files,
+        "gzip_bytes": sum(f["gzip_bytes"] for f in files.values()),
+        "bytes": sum(f["bytes"] for f in files.values()),
+    }
+
+
+# -- running scenarios
+
+
+@dataclass
+class Outcome:
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    growth: list[dict[str, Any]] = field(default_factory=list)
+    paired: list[dict[str, Any]] = field(default_factory=list)
+    widget: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def run_scenario(cfg: Config, t: Target, sid: str, load: Load) -> dict[str, Any]:
+    scenario = SCENARIOS[sid]
+    first = load.first
+    t.server.wait_idle()
+    status, _, body = fetch(t.server.base, first)
+    row: dict[str, Any] = {
+        "system": t.name,
+        "scenario": sid,
+        "request": f"{first.method} {first.target}",
+        "first_status": status,
+        "response_bytes": len(body),
+        "load_average_1m": round(machine.load_average(), 2),
+    }
+    if status != scenario.expect:
+        row["problem"] = f"answered {status}, expected {scenario.expect}: {body[:200]!r}"
+        log(f"  {t.name} scenario {sid}: {row['problem']}")
+    bounded = load.limit is not None
+    if cfg.warmup:
+        warm = Load(load.groups, min(load.limit, 50) if bounded and load.limit else None)
+        wrk.run(t.server.base, warm, seconds=cfg.warmup, connections=cfg.connections)
+        t.server.wait_idle()
+    t.server.reset_peaks()
+    result = wrk.run(
+        t.server.base, load, seconds=cfg.post_seconds if bounded else cfg.seconds,
+        connections=cfg.connections,
+    )  # fmt: skip
+    mem = t.server.memory()
+    row["result"] = result.to_dict()
+    row["peak_rss_mib"] = {"max_worker": round(mem.max_worker, 1), "total": round(mem.total, 1)}
+    if bounded:
+        row["limit"] = load.limit
+    log(
+        f"  {t.name:17} {sid}: {result.rps:9.1f} req/s  p50 {result.latency_ms['p50']:7.2f} ms"
+        f"  p99 {result.latency_ms['p99']:7.2f} ms  errors {result.error_count}"
+        f"  rss {mem.max_worker:.0f} MiB"
+    )
+    return row
+
+
+def run_system(cfg: Config, target: str, seeds: Seeds, out: Outcome) -> None:
+    t = prepare(cfg, target, seeds)
+    log(f"{t.name}: {shlex.join(t.server.argv)}")
+    with running(t.server):
+        if t.kind in WIDGET and "8" in cfg.scenarios and t.kind not in out.widget:
+            out.widget[t.kind] = widget_weight(t.server.base, t.kind)
+        for sid in SCENARIOS:
+            if sid not in cfg.scenarios or (t.kind == "ceiling" and not SCENARIOS[sid].reads):
+                continue
+            load = LOADS[t.kind](sid, seeds.manifest, cfg.post_limit)
+            out.runs.append(run_scenario(cfg, t, sid, load))
+        if t.kind == "kibitz" and t.workers == 2 and SSE_SCRIPT.exists():
+            out.extras.setdefault("sse_fanout", {})[t.name] = sse_fanout(cfg, t)
+
+
+def sse_fanout(cfg: Config, t: Target) -> dict[str, Any]:
+    """The live-update fan-out scenario, when its script is there (see the module doc)."""
+    result_path = RUN_DIR / f"sse-{t.name}.json"
+    result_path.unlink(missing_ok=True)
+    argv = [sys.executable, str(SSE_SCRIPT), "--base-url", t.server.base,
+            "--seconds", str(cfg.seconds), "--out", str(result_path)]  # fmt: skip
+    if cfg.quick:
+        argv.append("--quick")
+    log(f"  {t.name} sse fan-out: {shlex.join(argv[1:])}")
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0 or not result_path.exists():
+        return {"error": f"exit {proc.returncode}: {(proc.stderr or proc.stdout)[-500:]}"}
+    loaded: dict[str, Any] = json.loads(result_path.read_text())
+    return loaded
+
+
+def run_paired(cfg: Config, seeds: Seeds, out: Outcome) -> None:
+    """kibitz against the ceiling in alternating slices, for the goals that compare them.
+
+    On a shared machine the load from elsewhere changes from one minute to the next, so two
+    runs minutes apart compare the machine's moods as much as the servers. Here both servers
+    are up (only one is loaded at a time) and take turns: five rounds of a slice each, and
+    the goal reads the median of the five ratios."""
+    rounds = 2 if cfg.quick else 5
+    slice_s = cfg.seconds if cfg.quick else 2
+    reads = [sid for sid in ("1", "2", "3") if sid in cfg.scenarios]
+    for target in (s for s in cfg.systems if s.startswith("kibitz-") and s.endswith("-2w")):
+        top = prepare(cfg, "ceiling", seeds)
+        mine = prepare(cfg, target, seeds)
+        log(f"{target} and the ceiling, taking turns")
+        with running(top.server), running(mine.server):
+            for sid in reads:
+                load = LOADS["kibitz"](sid, seeds.manifest, cfg.post_limit)
+                for t in (top, mine):
+                    t.server.wait_idle()
+                    if cfg.warmup:
+                        wrk.run(
+                            t.server.base, load, seconds=cfg.warmup, connections=cfg.connections
+                        )
+                slices: dict[str, list[float]] = {"ceiling": [], target: []}
+                for _ in range(rounds):
+                    for t in (top, mine):
+                        t.server.wait_idle()
+                        r = wrk.run(
+                            t.server.base, load, seconds=slice_s, connections=cfg.connections
+                        )
+                        slices["ceiling" if t is top else target].append(r.rps)
+                ratios = [
+                    k / c for c, k in zip(slices["ceiling"], slices[target], strict=True) if c
+                ]
+                median = round(statistics.median(ratios), 3)
+                row = {"system": target, "scenario": sid, "rounds": rounds, "slice_s": slice_s,
+                       "rps": slices, "ratio_median": median}  # fmt: skip
+                out.paired.append(row)
+                log(f"  {target} {sid}: {row['ratio_median']:.0%} of the ceiling "
+                    f"(ratios {', '.join(f'{x:.0%}' for x in ratios)})")  # fmt: skip
+
+
+def run_growth(cfg: Config, out: Outcome) -> None:
+    """First-page read latency as the database grows, with the response cache off, so that
+    every request runs the queries (with it on, every size answers from memory)."""
+    dbs = [d for d, prefix in (("sqlite", "kibitz-sqlite"), ("postgresql", "kibitz-pg"))
+           if any(s.startswith(prefix) for s in cfg.systems)]  # fmt: skip
+    for size in cfg.growth_sizes:
+        plan = data.growth_plan(size)
+        for db in dbs:
+            if db == "sqlite":
+                path, manifest = data.build_sqlite(plan, log)
+                url = f"sqlite:///{path}"
+            else:
+                name, manifest = asyncio.run(data.build_pg(plan, cfg.pg_admin_url, log))
+                url = data.pg_dsn(cfg.pg_admin_url, name)
+            srv = kibitz_server(f"growth-{db}-{size}", url, 2, KIBITZ_CACHE_MAX_BYTES="1")
+            load = Load.of(kibitz_read(manifest.keys["read"]))
+            with running(srv):
+                srv.wait_idle()
+                status, _, body = fetch(srv.base, load.first)
+                if cfg.warmup:
+                    wrk.run(srv.base, load, seconds=cfg.warmup, connections=1)
+                result = wrk.run(srv.base, load, seconds=cfg.growth_seconds, connections=1)
+            row = {
+                "system": f"kibitz-{'pg' if db == 'postgresql' else db}-2w",
+                "db": db,
+                "comments": manifest.comments,
+                "request": f"GET {load.first.target}",
+                "first_status": status,
+                "response_bytes": len(body),
+                "result": result.to_dict(),
+                "load_average_1m": round(machine.load_average(), 2),
+            }
+            out.growth.append(row)
+            log(f"  growth {db:10} {manifest.comments:>9,}: p50 {result.latency_ms['p50']:.2f} ms"
+                f"  p99 {result.latency_ms['p99']:.2f} ms  status {status}")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse(sys.argv[1:] if argv is None else argv)
+    if shutil.which("wrk") is None:
+        sys.exit("bench: wrk is missing; `make bench` installs it (apt-get install -y wrk)")
+    waited = wait_quiet(cfg.wait_quiet_minutes)
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    log(f"{cfg.name} run: systems {', '.join(cfg.systems)}; load average "
+        f"{machine.load_average():.2f}")  # fmt: skip
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    versions = machine.versions()
+    facts = machine.facts()
+    seed_path, manifest = data.build_sqlite(cfg.seed, log)
+    seeds = Seeds(manifest, seed_path)
+    if any("-pg-" in s for s in cfg.systems):
+        seeds.pg, _ = asyncio.run(data.build_pg(cfg.seed, cfg.pg_admin_url, log))
+        versions["postgresql"] = pg_version(cfg.pg_admin_url)
+    if "isso" in cfg.systems:
+        isso_server.install(log)
+        seeds.isso = isso_server.seed_db(seed_path, manifest.digest, log)
+        versions.update(isso_server.versions())
+    out = Outcome()
+    if "ceiling" in cfg.systems:
+        capture_ceiling(cfg, seeds)
+    for target in cfg.systems:
+        run_system(cfg, target, seeds, out)
+    if "ceiling" in cfg.systems:
+        run_paired(cfg, seeds, out)
+    if "7" in cfg.scenarios:
+        run_growth(cfg, out)
+    if any("-pg-" in s for s in cfg.systems):
+        asyncio.run(data.drop_pg(cfg.pg_admin_url, "kibitz_bench_run"))
+    results: dict[str, Any] = {
+        "name": cfg.name,
+        "command": " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)]),
+        "started": started.isoformat(timespec="seconds"),
+        "duration_s": round(time.monotonic() - t0, 1),
+        "waited_for_quiet_s": waited,
+        "machine": {**facts, "load_average_1m_end": round(machine.load_average(), 2)},
+        "versions": versions,
+        "settings": {
+            "warmup_s": cfg.warmup,
+            "seconds": cfg.seconds,
+            "connections": cfg.connections,
+            "wrk_threads": 1,
+            "post_limit": cfg.post_limit,
+            "post_seconds": cfg.post_seconds,
+            "growth_seconds": cfg.growth_seconds,
+            "growth_connections": 1,
+        },
+        "data": {
+            "seed": {
+                "comments": manifest.comments,
+                "threads": manifest.threads,
+                "votes": manifest.votes,
+                "digest": manifest.digest,
+            },
+            "keys": manifest.keys,
+        },
+        "runs": out.runs,
+        "growth": out.growth,
+        "paired": out.paired,
+        "widget": out.widget,
+        "extras": out.extras,
+    }
+    goals = report.goals(results)
+    results["goals"] = goals
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{cfg.out}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (RESULTS / f"{cfg.out}.md").write_text(report.markdown(results))
+    log(f"wrote {RESULTS / cfg.out}.json and .md in {results['duration_s']:.0f}s")
+    print(report.goals_table(goals))
+    return 0
+
+
+def wait_quiet(minutes: float, below: float = report.BUSY_LOAD) -> float | None:
+    """Wait for the machine to be quiet; the seconds waited, or None if it never was."""
+    if minutes <= 0:
+        return 0.0
+    start = time.monotonic()
+    while machine.load_average() >= below:
+        if time.monotonic() - start > minutes * 60:
+            log(f"the load average stayed at {machine.load_average():.2f}; measuring anyway")
+            return None
+        time.sleep(15)
+    return round(time.monotonic() - start)
+
+
+def pg_version(admin_url: str) -> str:
+    import asyncpg
+
+    async def ask() -> str:
+        conn = await asyncpg.connect(data.pg_dsn(admin_url), timeout=10)
+        try:
+            return str(await conn.fetchval("SHOW server_version"))
+        finally:
+            await conn.close()
+
+    return asyncio.run(ask())
