@@ -13,6 +13,7 @@ from litestar.testing import TestClient
 from kibitz.app import create_app
 from kibitz.settings import Settings
 from kibitz.web import embed
+from tools import build_widget
 
 # the budget for everything a host page downloads for the discussion (issue 3)
 BUDGET = 15_000
@@ -34,6 +35,12 @@ def test_widget_js_and_css_fit_in_15_kb_gzip() -> None:
     assert total <= BUDGET - HEADROOM, f"only {BUDGET - total} bytes left for what comes next"
 
 
+def test_the_committed_build_is_the_build_of_the_sources(tmp_path: Path) -> None:
+    built = build_widget.build(tmp_path)
+    stale = [p.name for p in built if p.read_bytes() != (embed.BUILT / p.name).read_bytes()]
+    assert stale == [], f"kibitz/static/min/ is stale for {stale}: run `make widget`"
+
+
 def test_served_files_are_minified_but_keep_their_words() -> None:
     for name in embed.FILES:
         source = (embed.STATIC / name).read_text("utf-8")
@@ -52,7 +59,7 @@ def _without(name: str, start: str, end: str) -> int:
     source = (embed.STATIC / name).read_text("utf-8")
     i = source.index(start)
     rest = source[:i] + source[source.index(end, i) :]
-    return len(gzip.compress(embed.minify(name, rest).encode(), compresslevel=9, mtime=0))
+    return len(gzip.compress(build_widget.minify(name, rest).encode(), compresslevel=9, mtime=0))
 
 
 def test_inline_feedback_stays_within_its_share() -> None:
