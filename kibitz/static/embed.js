@@ -529,9 +529,10 @@
     on("ban", ban);
     function ban(message) {
       const p = h("p", { class: "kb-banned", role: "alert", tabindex: "-1", text: message });
+      const had = sec.matches(":focus-within");
       main.replaceWith(p);
       ui.classList.add("kb-no");
-      if (sec.matches(":focus-within")) p.focus();
+      if (had) p.focus();
     }
     const REASONS = { spam: "Spam", abuse: "Abuse", off_topic: "Off-topic", other: "Other" };
     on("comment", (art, c) => {
@@ -739,8 +740,8 @@
               b.exceeded ? bar("over", pc(g), pc(b.fill - g)) : "",
               line("goal", pc(g), 21, 43))),
           h("p", { class: "kb-funding-figures", "aria-hidden": "true" },
-            h("span", { class: "kb-funding-raised", text: b.raised.formatted }),
-            state && h("span", { class: "kb-funding-badge", text: state }),
+            h("span", { class: "kb-funding-raised", text: b.raised.formatted }), " ",
+            state && h("span", { class: "kb-funding-badge", text: state }), state && " ",
             h("span", { class: "kb-funding-period", text: b.period.label })),
           h("p", { class: "kb-funding-sentence" }, b.sentence + " · ",
             h("a", { href: b.campaign.url, text: "About this campaign" }), " · ",
