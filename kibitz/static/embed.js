@@ -157,6 +157,7 @@
     let seq = 0;
     let uid = 0;
     const nodes = new Map(); // id -> <li>
+    const heard = new Set(); // comments whose posting or deletion live updates counted already
     const mine = (id) => own[id] && Date.parse(own[id].u) > Date.now();
 
     /* -- "Notify of": per comment in the form, and following a thread without commenting */
@@ -608,10 +609,11 @@
     });
     const got = {
       ready: (d) => (every = d.heartbeat),
-      comment: (d) => seen(d.comment),
+      comment: (d) => seen(d.comment, 0, heard.add(d.comment.id)),
       edit: (d) => seen(d.comment),
       vote: (d) => seen(d, 1),
       delete: (d) => {
+        heard.add(d.id);
         if (d.comment) seen(d.comment);
         d.removed.forEach(gone);
       },
@@ -684,7 +686,8 @@
           if (e.lastEventId) last = +e.lastEventId;
           const d = JSON.parse(e.data);
           got[k](d);
-          if (d.count != null) setCount(d.count);
+          // the count as of this event (ready's may be older than the reader's own change)
+          if (k !== "ready" && d.count != null) setCount(d.count);
         });
       }
     }
@@ -1069,7 +1072,7 @@
           const r = await api("DELETE", "comments/" + c.id, null, { "X-Kibitz-Edit-Token": own[c.id].t });
           delete own[c.id];
           store.set("own", own);
-          setCount(count - 1);
+          if (!heard.has(c.id)) setCount(count - 1);
           say("Comment deleted");
           const li = nodes.get(c.id);
           if (r.comment) {
@@ -1101,7 +1104,7 @@
       return art;
     }
     function added(c) {
-      if (c.status === "approved") setCount(count + 1);
+      if (c.status === "approved" && !heard.has(c.id)) setCount(count + 1);
       const li = place(c);
       if (c.parent_id) li.firstChild.focus();
     }
