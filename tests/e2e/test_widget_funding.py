@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import ROOT, Servers, Tab, TabFactory
-from tests.e2e.widget import open_widget
+from tests.e2e.conftest import ARTIFACTS, HOLD_WORD, ROOT, Api, Servers, Tab, TabFactory
+from tests.e2e.test_reference_page import OVERLAPS, PHONE
+from tests.e2e.widget import comment, fill_form, main_form, open_widget
 
 pytestmark = pytest.mark.browser
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -129,16 +130,27 @@ def test_reduced_motion_keeps_the_bar_still(
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_axe_finds_nothing_on_a_host_page_with_the_bar(
-    make_tab: TabFactory, servers: Servers, exceeded: str, scheme: str, thread: str
+def test_axe_finds_nothing_with_the_bar_and_every_new_control(
+    make_tab: TabFactory, servers: Servers, api: Api, exceeded: str, scheme: str, thread: str
 ) -> None:
+    """The bar, a held comment, the report form and the "new comments" banner, all at once."""
+    api.post(thread, "A comment to report.")
     page = make_tab(color_scheme=scheme, reduced_motion="reduce").page
     dark = scheme == "dark"
     # the dark page paints its own background (host CSS, so no strict CSP): axe cannot see
     # the colour of a canvas that only color-scheme darkened
-    open_widget(page, servers.page(thread, csp=not dark, campaign=exceeded, dark=dark))
+    sec = open_widget(page, servers.page(thread, csp=not dark, campaign=exceeded, dark=dark))
     expect(bar(page)).to_be_visible()
+    form = main_form(page)
+    fill_form(form, f"Held {HOLD_WORD} for a moderator.")
+    form.get_by_role("button", name="Post Comment").click()
+    expect(sec.locator(".kb-pending")).to_be_visible()
+    comment(page, "to report").get_by_role("button", name="Report", exact=True).click()
+    api.post(thread, "Someone else writes meanwhile.")
+    expect(sec.locator(".kb-newc")).to_have_text("1 new comment")
+    page.wait_for_timeout(300)  # the new comment's highlight fades
     assert axe(page) == []
+    page.screenshot(path=str(ARTIFACTS / f"widget-funding-moderation-live-{scheme}.png"))
 
 
 def test_the_bar_alone_and_a_campaign_that_is_not_there(
@@ -153,3 +165,23 @@ def test_the_bar_alone_and_a_campaign_that_is_not_there(
     expect(page.locator(".kb-sec .kb-count")).to_have_text("0 Comments")
     expect(page.locator("#kibitz-funding")).to_have_count(0)
     assert json.dumps(tab.errors) == "[]"
+
+
+def test_on_a_phone_nothing_overlaps(
+    make_tab: TabFactory, servers: Servers, api: Api, thread: str
+) -> None:
+    api.post(thread, "A comment to report, on a phone.")
+    page = make_tab(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True).page
+    sec = open_widget(page, servers.page(thread, campaign="southfront"))
+    form = main_form(page)
+    fill_form(form, f"Held {HOLD_WORD} on a phone.")
+    form.get_by_role("button", name="Post Comment").click()
+    expect(sec.locator(".kb-pending")).to_be_visible()
+    comment(page, "on a phone.").get_by_role("button", name="Report", exact=True).click()
+    api.post(thread, "Meanwhile, on another phone.")
+    expect(sec.locator(".kb-newc")).to_have_text("1 new comment")
+    page.evaluate("document.fonts.ready")
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.evaluate(OVERLAPS) == []
+    page.screenshot(path=str(ARTIFACTS / "widget-phone-new-controls.png"), full_page=True)
