@@ -74,7 +74,7 @@ def test_each_feature_stays_within_its_share(feature: str) -> None:
     js_start, css_start, share = SHARES[feature]
     js = served_gzip_bytes("embed.js") - _without("embed.js", js_start)
     css = served_gzip_bytes("embed.css") - _without("embed.css", css_start)
-    assert 0 < js and 0 < css and js + css <= share, f"{feature} costs {js} + {css} bytes"
+    assert js > 0 and css > 0 and js + css <= share, f"{feature} costs {js} + {css} bytes"
 
 
 def test_minified_javascript_still_parses(tmp_path: Path) -> None:
