@@ -43,13 +43,13 @@ test-fast: setup
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not browser"
 
 lint: setup
-	$(BIN)/ruff format --check kibitz tests
-	$(BIN)/ruff check kibitz tests
+	$(BIN)/ruff format --check kibitz tests tools
+	$(BIN)/ruff check kibitz tests tools
 	$(BIN)/mypy
 
 format: setup
-	$(BIN)/ruff format kibitz tests
-	$(BIN)/ruff check --fix kibitz tests
+	$(BIN)/ruff format kibitz tests tools
+	$(BIN)/ruff check --fix kibitz tests tools
 
 ## time importing a generated 100,000-comment Disqus export (goal: under a minute)
 bench-import: setup

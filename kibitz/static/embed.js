@@ -632,7 +632,7 @@
       }
       const art = li.firstChild;
       if (!onlyVotes && (li.c.edited_at !== c.edited_at || li.c.status !== c.status)) {
-        if (!art.form) replace(c.id, c);
+        if (!art.form) steady(() => replace(c.id, c));
       } else if (art.up) {
         li.c.votes = c.votes;
         showVotes(art, c.votes, votes[c.id] || 0);
