@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup browser wrk run test test-fast lint format docs bench bench-quick bench-import clean
+.PHONY: setup browser wrk run test test-fast lint format docs bench bench-quick bench-import widget clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -15,9 +15,16 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) node_modules
 
-## the browser tests drive Debian's Chromium; the accessibility test injects axe-core
-node_modules:
+## the browser tests drive Debian's Chromium; the accessibility test injects axe-core;
+## terser builds the widget
+node_modules: package-lock.json
 	npm ci --no-audit --no-fund
+	touch node_modules
+
+## the widget as served: kibitz/static/min/ from the readable sources (committed; a test
+## fails when it is stale)
+widget: $(STAMP) node_modules
+	$(BIN)/python tools/build_widget.py
 
 browser:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
@@ -36,7 +43,7 @@ bench-quick: setup wrk
 
 ## serve the reference article, its discussion and its funding bar on http://127.0.0.1:8000
 ## from kibitz.db ("Support" leads to kibitz's donation page; set KIBITZ_SUPPORT_URL to change)
-run: setup
+run: setup widget
 	KIBITZ_SITE_NAME="$${KIBITZ_SITE_NAME:-SouthFront}" $(BIN)/kibitz demo
 	KIBITZ_SITE_NAME="$${KIBITZ_SITE_NAME:-SouthFront}" $(BIN)/kibitz serve
 
@@ -48,13 +55,13 @@ test-fast: setup
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not browser"
 
 lint: setup
-	$(BIN)/ruff format --check kibitz tests bench
-	$(BIN)/ruff check kibitz tests bench
+	$(BIN)/ruff format --check kibitz tests bench tools
+	$(BIN)/ruff check kibitz tests bench tools
 	$(BIN)/mypy
 
 format: setup
-	$(BIN)/ruff format kibitz tests bench
-	$(BIN)/ruff check --fix kibitz tests bench
+	$(BIN)/ruff format kibitz tests bench tools
+	$(BIN)/ruff check --fix kibitz tests bench tools
 
 ## time importing a generated 100,000-comment Disqus export (goal: under a minute)
 bench-import: setup

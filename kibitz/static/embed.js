@@ -13,7 +13,14 @@
  *   comment (art, c)     a comment was drawn; art.acts is its row of actions
  *   page (data)          a page of the thread arrived and is shown
  *   count (n)            the number of comments changed
- * Optional: data-kibitz-article="CSS selector" names the article, for inline feedback. */
+ *   me (m)               the reader's own state arrived (GET /api/v1/me)
+ *   ban (message)        the reader may not post
+ *   fresh (n)            n new comments are waiting to be shown (live updates)
+ * Optional: data-kibitz-article="CSS selector" names the article, for inline feedback;
+ * data-kibitz-campaign="slug" shows that campaign's funding bar ("" the featured one) in
+ * #kibitz-funding, else above the discussion; data-kibitz-discussion="off" shows only the bar;
+ * data-kibitz-live="off" stops live updates; data-kibitz-poll (seconds, default 30) is how
+ * often to ask for changes where the event stream cannot be used. */
 (() => {
   "use strict";
   const me = document.currentScript || document.querySelector("script[data-kibitz-thread]");
@@ -63,16 +70,14 @@
       bubble: "M4 3h16a2 2 0 012 2v11a2 2 0 01-2 2H9l-5 4v-4a2 2 0 01-2-2V5a2 2 0 012-2z",
       bell: "M12 22a2 2 0 002-2h-4a2 2 0 002 2zm6-6V11a6 6 0 00-5-5.9V4a1 1 0 00-2 0v1.1A6 6 0 006 11v5l-2 2v1h16v-1z",
     };
-    const icon = (name) => {
-      const NS = "http://www.w3.org/2000/svg";
-      const svg = document.createElementNS(NS, "svg");
-      const path = document.createElementNS(NS, "path");
-      svg.setAttribute("viewBox", "0 0 24 24");
-      svg.setAttribute("aria-hidden", "true");
-      path.setAttribute("d", ICON[name]);
-      svg.append(path);
-      return svg;
+    // SVG elements: attributes only (an SVG element has no settable className)
+    const sv = (tag, attrs, ...kids) => {
+      const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
+      for (const k in attrs) el.setAttribute(k, attrs[k]);
+      el.append(...kids);
+      return el;
     };
+    const icon = (name) => sv("svg", { viewBox: "0 0 24 24", "aria-hidden": "true" }, sv("path", { d: ICON[name] }));
     const store = {
       get(k, d) {
         try {
@@ -152,6 +157,7 @@
     let seq = 0;
     let uid = 0;
     const nodes = new Map(); // id -> <li>
+    const heard = new Set(); // comments whose posting or deletion live updates counted already
     const mine = (id) => own[id] && Date.parse(own[id].u) > Date.now();
 
     /* -- "Notify of": per comment in the form, and following a thread without commenting */
@@ -225,7 +231,7 @@
         h("button", { type: "button", class: "kb-x", "aria-label": "Close the invitation", text: "×",
           onclick: hideInvite }));
       fab = h("button", { type: "button", class: "kb-fab", onclick: goToForm }, icon("bubble"),
-        h("span", { class: "kb-fab-n", text: "0" }));
+        h("span", { text: "0" }), h("span", { class: "kb-fab-new", hidden: true }));
       const aside = h("aside", { class: "kb-bubble", "aria-label": "Discussion shortcut" }, invite, fab);
       bub.append(aside);
       if (Date.now() - store.get("bubble", 0) > WEEK) {
@@ -238,16 +244,23 @@
         }).observe(sec);
       }
     });
-    on("count", (n) => {
+    let unseen = 0;
+    const label = () => {
       if (!fab) return;
-      fab.setAttribute("aria-label", plural(n, "comment") + ". Go to the comment form");
-      fab.lastChild.textContent = n;
-    });
+      const [, n, badge] = fab.children;
+      n.textContent = count;
+      badge.textContent = unseen ? "+" + unseen : "";
+      badge.hidden = !unseen;
+      fab.setAttribute("aria-label", plural(count, "comment") + (unseen ? ", " + unseen + " new" : "") +
+        ". Go to the comment form");
+    };
+    on("count", label);
+    on("fresh", (n) => label(unseen = n));
     function goToForm() {
-      const target = closed ? title : main;
+      const no = !main.isConnected; // closed, or the reader may not post
       const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
-      target.scrollIntoView({ behavior: smooth ? "smooth" : "auto", block: "center" });
-      (closed ? title : main.ta).focus({ preventScroll: true });
+      (no ? title : main).scrollIntoView({ behavior: smooth ? "smooth" : "auto", block: "center" });
+      (no ? title : main.ta).focus({ preventScroll: true });
     }
 
     /* -- a link to one comment (#kibitz-comment-ID, as in notification mails) */
@@ -492,7 +505,255 @@
       for (const p of order) p.group && p.group.lastChild.children.length && list.append(p.group);
     });
 
-    /* -- the shell: two shadow roots, the discussion and the floating bubble on <body> */
+    /* -- moderation: the honeypot and form token, the reader's held comments in place, the
+     * ban, reports, pinned and featured marks (docs/moderation.md, "For the widget") */
+    let token;
+    let held = [];
+    on("form", (f, kind) => {
+      if (kind === "edit") return;
+      // people never see it, bots fill it in
+      const hp = h("input", { id: "kb-hp" + ++uid, name: "homepage", tabindex: "-1", autocomplete: "off" });
+      f.append(h("p", { class: "kb-hp", "aria-hidden": "true" },
+        h("label", { for: hp.id, text: "Leave this field empty" }), hp));
+      f.extra.push(() => ({ honeypot: hp.value, form_token: token }));
+    });
+    on("me", (m) => {
+      token = m.form_token;
+      held = m.pending;
+      showHeld();
+      if (m.ban) ban(m.ban.message);
+    });
+    on("page", showHeld);
+    function showHeld() {
+      for (const c of held) nodes.has(c.id) || place(c);
+    }
+    on("ban", ban);
+    function ban(message) {
+      const p = h("p", { class: "kb-banned", role: "alert", tabindex: "-1", text: message });
+      const had = sec.matches(":focus-within");
+      main.replaceWith(p);
+      ui.classList.add("kb-no");
+      if (had) p.focus();
+    }
+    const REASONS = { spam: "Spam", abuse: "Abuse", off_topic: "Off-topic", other: "Other" };
+    on("comment", (art, c) => {
+      const meta = art.querySelector(".kb-meta");
+      if (c.pinned) meta.append(h("span", { class: "kb-badge", text: "Pinned" }));
+      if (c.featured) meta.append(h("span", { class: "kb-badge kb-feat", text: "Featured" }));
+      if (c.status !== "approved" || mine(c.id)) return;
+      let box;
+      const said = h("p", { class: "kb-ok", role: "status" });
+      const btn = h("button", { type: "button", class: "kb-link", "aria-expanded": "false", text: "Report",
+        onclick: () => box ? close() : open() });
+      art.acts.append(btn);
+      art.acts.after(said);
+      function open() {
+        const n = ++uid;
+        const why = h("select", { id: "kb-why" + n, name: "reason" }, ...options(REASONS));
+        const note = field(n, "note", "Details (optional)", "text", "off");
+        box = h("form", { class: "kb-form kb-rep", "aria-label": "Report this comment", novalidate: true,
+          onsubmit: send, onkeydown: (e) => e.key === "Escape" && close() },
+          h("div", { class: "kb-fields" }, h("div", { class: "kb-f" }, h("label", { for: why.id, text: "Why?" }), why), note.wrap),
+          h("div", { class: "kb-buttons" },
+            h("button", { type: "button", class: "kb-ghost", text: "Cancel", onclick: close }),
+            h("button", { type: "submit", class: "kb-primary", text: "Send report" })));
+        said.textContent = "";
+        said.before(box);
+        btn.setAttribute("aria-expanded", "true");
+        why.focus();
+        async function send(e) {
+          e.preventDefault();
+          try {
+            const r = await api("POST", "comments/" + c.id + "/report", { reason: why.value, note: note.value.trim() });
+            close();
+            said.textContent = r.status === "reported"
+              ? "Thank you. A moderator will look at this comment."
+              : "You have reported this comment already.";
+          } catch (err) {
+            note.err.textContent = err.message;
+          }
+        }
+      }
+      function close() {
+        box.remove();
+        box = null;
+        btn.setAttribute("aria-expanded", "false");
+        btn.focus();
+      }
+    });
+    on("ui", (sec) => sec.append(h("p", { class: "kb-help kb-mine" },
+      h("a", { href: API + "/my-data", text: "Your data: download or erase your comments" }))));
+
+    /* -- live updates: the thread's event stream (docs/live.md); where it cannot be used,
+     * polling with ETag/304. New comments wait behind a banner, the rest changes in place. */
+    const POLL = (+ds.kibitzPoll || 30) * 1e3;
+    let last; // the newest event seen: where the stream resumes
+    let es;
+    let errs = 0;
+    let beat = 0;
+    let every = 20;
+    let polled = 0;
+    let etag;
+    let fresh = [];
+    let banner;
+    on("ui", () => list.before(banner = h("button", { type: "button", class: "kb-newc", hidden: true, onclick: showFresh })));
+    // the reader's own comment may come by the stream before the answer to its post
+    on("comment", () => fresh.length && news());
+    on("page", (d) => {
+      news();
+      if (last != null || ds.kibitzLive === "off") return;
+      last = d.thread.last_event_id;
+      connect();
+      setInterval(tick, Math.min(POLL, 5e3));
+      document.addEventListener("visibilitychange", connect);
+    });
+    const got = {
+      ready: (d) => (every = d.heartbeat),
+      comment: (d) => seen(d.comment, 0, heard.add(d.comment.id)),
+      edit: (d) => seen(d.comment),
+      vote: (d) => seen(d, 1),
+      delete: (d) => {
+        heard.add(d.id);
+        if (d.comment) seen(d.comment);
+        d.removed.forEach(gone);
+      },
+      thread: (d) => d.closed !== closed && load(),
+      reset: () => load(),
+      ping: () => 0,
+    };
+    // a comment as it is now (or only its votes): new ones wait, shown ones change in place
+    function seen(c, onlyVotes) {
+      const li = nodes.get(c.id);
+      const q = fresh.find((x) => x.id === c.id);
+      if (q) return Object.assign(q, onlyVotes ? { votes: c.votes } : c);
+      if (!li) {
+        if (!onlyVotes && c.status === "approved") fresh.push({ ...c, replies: [] }), news();
+        return;
+      }
+      const art = li.firstChild;
+      if (!onlyVotes && (li.c.edited_at !== c.edited_at || li.c.status !== c.status)) {
+        if (!art.form) steady(() => replace(c.id, c));
+      } else if (art.up) {
+        li.c.votes = c.votes;
+        showVotes(art, c.votes, votes[c.id] || 0);
+      }
+    }
+    function gone(id) {
+      const li = nodes.get(id);
+      fresh = fresh.filter((x) => x.id !== id);
+      if (li) steady(() => li.remove());
+      nodes.delete(id);
+      news();
+    }
+    // change the page above what the reader is looking at without moving what they see
+    function steady(change) {
+      const y = list.getBoundingClientRect().top;
+      change();
+      const moved = list.getBoundingClientRect().top - y;
+      if (y < 0 && moved) scrollBy(0, moved);
+    }
+    function news() {
+      fresh = fresh.filter((c) => !nodes.has(c.id));
+      const n = fresh.length;
+      const text = plural(n, "new comment");
+      if (banner.textContent === text || !n && banner.hidden) return;
+      steady(() => {
+        banner.hidden = !n;
+        banner.textContent = text;
+      });
+      if (n) say(text);
+      emit("fresh", n);
+    }
+    function showFresh() {
+      const shown = fresh.map(place).filter(Boolean);
+      fresh = [];
+      news();
+      if (shown[0]) shown[0].firstChild.focus();
+    }
+    function connect() {
+      if (es) es.close();
+      es = null;
+      if (document.hidden || !host.isConnected) return;
+      if (!window.EventSource || errs > 2) return poll();
+      es = new EventSource(API + "/api/v1/stream?thread=" + encodeURIComponent(KEY) + "&last_event_id=" + last);
+      beat = Date.now();
+      // closed for good (an idle thread, too many streams, blocked), or failing again and again
+      es.onerror = () => (es.readyState === 2 || ++errs > 2) && (errs = 3, connect());
+      for (const k in got) {
+        es.addEventListener(k, (e) => {
+          errs = 0;
+          beat = Date.now();
+          if (e.lastEventId) last = +e.lastEventId;
+          const d = JSON.parse(e.data);
+          got[k](d);
+          // the count as of this event (ready's may be older than the reader's own change)
+          if (k !== "ready" && d.count != null) setCount(d.count);
+        });
+      }
+    }
+    function tick() {
+      if (!host.isConnected) return es && es.close();
+      if (document.hidden) return;
+      if (es && Date.now() - beat > every * 2e3 + 5e3) connect(); // silent: stalled, open again
+      if (!es && Date.now() - polled >= POLL) poll();
+    }
+    async function poll() {
+      polled = Date.now();
+      try {
+        const r = await fetch(API + "/api/v1/comments?thread=" + encodeURIComponent(KEY) + "&sort=newest",
+          { credentials: "include", cache: "no-store", headers: etag ? { "If-None-Match": etag } : {} });
+        if (r.status !== 200) return;
+        etag = r.headers.get("ETag");
+        const d = await r.json();
+        const ids = new Set();
+        const walk = (cs) => cs.forEach((c) => (ids.add(c.id), seen(c), walk(c.replies)));
+        walk(d.comments);
+        // the whole thread came: what is not in it any more has been removed
+        if (!d.next_cursor && !filter) {
+          for (const [id, li] of nodes) ids.has(id) || li.c.status === "pending" || gone(id);
+        }
+        setCount(d.thread.comment_count);
+      } catch (e) { /* try again at the next turn */ }
+    }
+
+    /* -- the funding bar of a campaign, as the server renders it (_funding_bar.html) */
+    function funding() {
+      const slug = ds.kibitzCampaign;
+      let el = document.getElementById("kibitz-funding");
+      if (slug == null || el && el.shadowRoot) return;
+      if (!el) host.before(el = h("div", { id: "kibitz-funding" }));
+      const w = shadow(el);
+      api("GET", "funding" + (slug ? "/" + encodeURIComponent(slug) : "")).then((b) => {
+        const pc = (x) => (x * 100).toFixed(2) + "%";
+        const state = b.exceeded ? "Goal exceeded" : b.reached ? "Goal reached" : "";
+        const bar = (cls, x, width) => sv("rect", { class: "kb-funding-" + cls, x, y: 25, width, height: 14, rx: 2 });
+        const line = (cls, x, y1, y2) => sv("line", { class: "kb-funding-" + cls, x1: x, x2: x, y1, y2 });
+        const g = b.goal.position;
+        w.append(h("section", { class: "kb-funding" + (b.exceeded ? " kb-funding-exceeded" : b.reached ? " kb-funding-reached" : ""),
+          "aria-label": "Funding: " + b.campaign.name },
+          h("div", { class: "kb-funding-bar", role: "progressbar", "aria-label": b.campaign.name + ", " + b.period.label,
+            "aria-valuemin": b.aria.valuemin, "aria-valuemax": b.aria.valuemax, "aria-valuenow": b.aria.valuenow,
+            "aria-valuetext": b.aria.valuetext },
+            sv("svg", { class: "kb-funding-graphic", width: "100%", height: 46, "aria-hidden": "true", focusable: "false" },
+              ...b.ticks.flatMap((t, i) => [
+                sv("text", { class: "kb-funding-tick", x: pc(t.position), y: 13,
+                  "text-anchor": !i && t.position < 0.05 ? "start" : t.position > 0.95 ? "end" : "middle" }, t.label),
+                line("tickmark", pc(t.position), 18, 23)]),
+              bar("track", 0, "100%"), bar("fill", 0, pc(b.fill)),
+              b.exceeded ? bar("over", pc(g), pc(b.fill - g)) : "",
+              line("goal", pc(g), 21, 43))),
+          h("p", { class: "kb-funding-figures", "aria-hidden": "true" },
+            h("span", { class: "kb-funding-raised", text: b.raised.formatted }), " ",
+            state && h("span", { class: "kb-funding-badge", text: state }), state && " ",
+            h("span", { class: "kb-funding-period", text: b.period.label })),
+          h("p", { class: "kb-funding-sentence" }, b.sentence + " · ",
+            h("a", { href: b.campaign.url, text: "About this campaign" }), " · ",
+            h("a", { href: b.campaign.donate_url, text: "Donate" }))));
+        theme();
+      }, () => el.remove()); // no such campaign: nothing to show
+    }
+
+    /* -- the shell: shadow roots for the discussion, the floating bubble and the funding bar */
     function shadow(hostEl, parent) {
       if (parent) parent.append(hostEl);
       const root = hostEl.attachShadow({ mode: "open" });
@@ -520,6 +781,8 @@
     }
     if (host.shadowRoot) return;
     const wraps = [];
+    funding();
+    if (ds.kibitzDiscussion === "off") return;
     const ui = shadow(host);
     const live = h("div", { class: "kb-sr", role: "status", "aria-live": "polite" });
     const say = (text) => {
@@ -535,6 +798,7 @@
       }));
     }
     const main = form({});
+    const shut = h("p", { class: "kb-closed", text: "This discussion is closed." });
     const list = h("ol", { class: "kb-list" });
     const status = h("div", { class: "kb-state" });
     const more = h("button", { type: "button", class: "kb-more", hidden: true, text: "View all comments",
@@ -667,12 +931,13 @@
           preview.hidden = true;
           pbtn.setAttribute("aria-pressed", "false");
           for (const reset of f.reset) reset();
-          added(c, parent);
+          added(c);
           const notified = req.notify && req.notify !== "none" || req.notify_replies;
           say((c.status === "pending" ? S.held : S.posted) + (notified ? S.mail : ""));
           if (onDone) onDone(c);
         } catch (err) {
           fail(err);
+          if (err.code === "banned") emit("ban", err.message);
         } finally {
           busy = false;
           f.removeAttribute("aria-busy");
@@ -732,7 +997,7 @@
       art.acts.append(art.up, art.down);
       showVotes(art, c.votes, votes[c.id] || 0);
       if (c.status === "approved" && !closed) {
-        art.reply = h("button", { type: "button", class: "kb-link", "aria-expanded": "false", text: "Reply",
+        art.reply = h("button", { type: "button", class: "kb-link kb-rb", "aria-expanded": "false", text: "Reply",
           onclick: () => reply(art, c) });
         art.acts.append(art.reply);
       }
@@ -807,7 +1072,7 @@
           const r = await api("DELETE", "comments/" + c.id, null, { "X-Kibitz-Edit-Token": own[c.id].t });
           delete own[c.id];
           store.set("own", own);
-          setCount(count - 1);
+          if (!heard.has(c.id)) setCount(count - 1);
           say("Comment deleted");
           const li = nodes.get(c.id);
           if (r.comment) {
@@ -831,15 +1096,24 @@
     }
     function replace(id, c) {
       const li = nodes.get(id);
+      const had = li.firstChild.matches(":focus-within");
       li.c = { ...c, replies: [] };
       const art = article(c);
       li.firstChild.replaceWith(art);
+      if (had) art.focus();
       return art;
     }
-    function added(c, parent) {
-      if (c.status === "approved") setCount(count + 1);
+    function added(c) {
+      if (c.status === "approved" && !heard.has(c.id)) setCount(count + 1);
+      const li = place(c);
+      if (c.parent_id) li.firstChild.focus();
+    }
+    // a comment put where it belongs on the page: a reply under its parent (nothing when the
+    // parent is not shown), a new comment first in the newest order, else last
+    function place(c) {
+      let holder = nodes.get(c.parent_id);
+      if (c.parent_id && !holder) return;
       status.textContent = "";
-      let holder = parent && nodes.get(parent.id);
       const li = render(c, holder ? holder.depth + 1 : 0);
       if (!holder) {
         if (sort === "newest") list.prepend(li);
@@ -847,9 +1121,9 @@
       } else {
         while (holder.depth > MAXD) holder = holder.parentNode.closest("li");
         holder.replies.append(li);
-        li.firstChild.focus();
       }
       li.classList.add("kb-new");
+      return li;
     }
 
     /* -- loading, sorting, paging */
@@ -883,9 +1157,7 @@
         const data = await page();
         if (mySeq !== seq) return;
         closed = data.thread.closed;
-        if (closed && main.isConnected) {
-          main.replaceWith(h("p", { class: "kb-closed", text: "This discussion is closed." }));
-        }
+        (closed ? main : shut).replaceWith(closed ? shut : main); // a no-op when not shown
         setCount(data.thread.comment_count);
         list.textContent = "";
         nodes.clear();
@@ -935,12 +1207,14 @@
       for (const b of sorts.children) b.setAttribute("aria-pressed", String(b.dataset.sort === value));
       load();
     }
-    async function loadVotes() {
+    async function loadMe() {
       try {
-        votes = (await api("GET", "me?thread=" + encodeURIComponent(KEY))).votes || {};
+        const m = await api("GET", "me?thread=" + encodeURIComponent(KEY));
+        votes = m.votes;
         for (const [id, li] of nodes) {
           if (li.firstChild.up) showVotes(li.firstChild, li.c.votes, votes[id] || 0);
         }
+        emit("me", m);
       } catch (e) { /* votes just show unpressed */ }
     }
 
@@ -952,6 +1226,6 @@
         if (!mine(+b.closest("li").id.slice(15))) b.remove();
       }
     }, 3e4);
-    load().then(loadVotes);
+    load().then(loadMe);
   }
 })();

@@ -2,8 +2,9 @@
 
 Host pages load these by a fixed address (``<script src=".../embed.js">``), so the files are
 cached for an hour, may be used stale for a day while the browser revalidates, and revalidate
-cheaply with their ETag. Each is minified and compressed once (gzip -9) when it is first asked
-for, and again only when the file changes: the sources stay readable, readers get the small form.
+cheaply with their ETag. The files served are the minified build in static/min/ (made from the
+readable sources in static/ by `make widget`, tools/build_widget.py); each is compressed once
+(gzip -9) when it is first asked for, and again only when the file changes.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import rcssmin
-import rjsmin
 from litestar import Request, Response, get
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+BUILT = STATIC / "min"
 FILES = {
     "embed.js": "text/javascript; charset=utf-8",
     "embed.css": "text/css; charset=utf-8",
@@ -42,21 +42,14 @@ class Asset:
 _assets: dict[str, Asset] = {}
 
 
-def minify(name: str, source: str) -> str:
-    """Comments and needless whitespace out; names, strings and behaviour untouched."""
-    if name.endswith(".css"):
-        return str(rcssmin.cssmin(source))
-    return str(rjsmin.jsmin(source))
-
-
 def load(name: str) -> Asset:
-    """The file minified, compressed and hashed; made again only when it changed on disk."""
-    path = STATIC / name
+    """The built file, compressed and hashed; made again only when it changed on disk."""
+    path = BUILT / name
     mtime = path.stat().st_mtime_ns
     cached = _assets.get(name)
     if cached is not None and cached.mtime_ns == mtime:
         return cached
-    body = minify(name, path.read_text("utf-8")).encode()
+    body = path.read_bytes()
     asset = Asset(
         mtime_ns=mtime,
         body=body,

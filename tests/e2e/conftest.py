@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,6 +62,8 @@ HIGH_LIMITS = (
     )
     + ",subscribe.email=100000/60"
 )
+# a comment with this word waits for a moderator
+HOLD_WORD = "kibitzhold"
 REFERENCE = "/2021/06/russia-is-strengthening-bases-in-kyrgyzstan-tajikistan"
 # an article of kibitz's own, older than the reference one (which stays on the front page),
 # for the tests that post to an article page
@@ -103,6 +106,17 @@ class Servers:
     other: str  # a host-page origin kibitz does not allow
     log: Path
     db: Path  # kibitz's SQLite file, read by tests to check what really landed
+    env: dict[str, str] = field(default_factory=dict)  # the server's, for the CLI
+
+    def kibitz(self, *args: str, stdin: str | None = None) -> str:
+        """Run the kibitz CLI on the server's database (as its publisher would); its output."""
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "kibitz"), *args],
+            cwd=self.db.parent, env=self.env, input=stdin, capture_output=True, text=True,
+            timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         """Rows from kibitz's database, read-only (the server keeps writing meanwhile)."""
@@ -134,9 +148,13 @@ class Servers:
         bubble: str | None = None,
         article: str | None = None,
         body: str | None = None,
+        campaign: str | None = None,
+        discussion: str | None = None,
+        poll: int | None = None,
     ) -> str:
         """A host page; ``article`` sets data-kibitz-article, ``body`` replaces its text
-        (paragraphs separated by blank lines)."""
+        (paragraphs separated by blank lines); ``campaign``, ``discussion`` and ``poll`` set
+        data-kibitz-campaign, -discussion and -poll."""
         query: dict[str, Any] = {"thread": thread}
         if csp:
             query["csp"] = 1
@@ -152,6 +170,9 @@ class Servers:
             query["article"] = article
         if body is not None:
             query["body"] = body
+        for name, value in (("campaign", campaign), ("discussion", discussion), ("poll", poll)):
+            if value is not None:
+                query[name] = value
         return f"{origin or self.host}/article?{urlencode(query)}"
 
     def list_page(self, threads: list[str]) -> str:
@@ -169,6 +190,9 @@ def _article(api: str, q: dict[str, str]) -> tuple[str, dict[str, str]]:
         attrs += f' data-kibitz-bubble="{escape(q["bubble"])}"'
     if "article" in q:
         attrs += f' data-kibitz-article="{escape(q["article"])}"'
+    for name in ("campaign", "discussion", "poll"):
+        if name in q:
+            attrs += f' data-kibitz-{name}="{escape(q[name])}"'
     text = [LOREM] * paragraphs
     if "body" in q:
         text = [escape(p) for p in q["body"].split("\n\n")]
@@ -233,7 +257,14 @@ def _host_server(api: str) -> ThreadingHTTPServer:
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    tmp = tmp_path_factory.mktemp("kibitz-e2e")
+    with launch(tmp_path_factory.mktemp("kibitz-e2e")) as started:
+        yield started
+
+
+@contextmanager
+def launch(tmp: Path, **settings: str) -> Iterator[Servers]:
+    """A kibitz with the reference data (``KIBITZ_*`` settings added or changed) and its two
+    host-page servers, for as long as the block runs."""
     port = free_port()
     api = f"http://127.0.0.1:{port}"
     allowed = _host_server(api)
@@ -252,7 +283,10 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         KIBITZ_SUPPORT_URL="https://southfront.example/support/",
         # the widget's tests post freely; tests/e2e/test_admin.py runs its own moderated server
         **NO_MODERATION_ENV,
+        # ... except with this word, which holds a comment for a moderator
+        KIBITZ_MODERATION_BLOCK_WORDS=HOLD_WORD,
     )
+    env.update(settings)
     log = tmp / "kibitz.log"
     kibitz = Path(sys.executable).parent / "kibitz"
     (tmp / "plain.md").write_text(PLAIN_MD)
@@ -286,6 +320,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             other=f"http://127.0.0.1:{other.server_address[1]}",
             log=log,
             db=db,
+            env=env,
         )
     finally:
         proc.terminate()

@@ -222,6 +222,8 @@ def test_axe_finds_no_violations_with_the_widget_open(
     reply.locator("textarea").fill("A *reply*")
     reply.get_by_role("button", name="Preview").click()
     expect(reply.locator(".kb-preview em")).to_have_text("reply")
+    comment(page, "Central Asia is also").get_by_role("button", name="Report", exact=True).click()
+    expect(sec.get_by_role("form", name="Report this comment")).to_be_visible()
     sec.locator("form.kb-form-new").get_by_role("button", name="Post Comment").click()  # errors
     expect(sec.locator("form.kb-form-new textarea")).to_have_attribute("aria-invalid", "true")
     assert _axe(page) == []
