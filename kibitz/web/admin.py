@@ -31,6 +31,8 @@ DONE = {
     "unpin": "unpinned",
     "feature": "featured",
     "unfeature": "no longer featured",
+    "close_replies": "closed to replies",
+    "open_replies": "open to replies again",
 }
 
 
