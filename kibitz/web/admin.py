@@ -391,7 +391,7 @@ async def accounts_change(
 
 def router(settings: Settings) -> Router:
     """Every dashboard route behind the moderators' guard, with log-in redirects."""
-    from kibitz.web import admin_funding
+    from kibitz.web import admin_funding, admin_porting
 
     return Router(
         path="/admin",
@@ -416,7 +416,8 @@ def router(settings: Settings) -> Router:
             *auth.ACCOUNT_ROUTES,
             # funding, imports and inline feedback (kibitz/web/admin_*.py)
             *admin_funding.ROUTES,
-            uploads.router(settings, [*admin_funding.UPLOAD_ROUTES]),
+            *admin_porting.ROUTES,
+            uploads.router(settings, [*admin_funding.UPLOAD_ROUTES, *admin_porting.UPLOAD_ROUTES]),
         ],
         guards=auth.ADMIN_ROUTER_GUARDS,
         exception_handlers={auth.LoginRequired: auth.to_login},
