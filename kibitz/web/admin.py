@@ -391,7 +391,7 @@ async def accounts_change(
 
 def router(settings: Settings) -> Router:
     """Every dashboard route behind the moderators' guard, with log-in redirects."""
-    from kibitz.web import admin_funding, admin_porting
+    from kibitz.web import admin_funding, admin_passages, admin_porting
 
     return Router(
         path="/admin",
@@ -417,6 +417,7 @@ def router(settings: Settings) -> Router:
             # funding, imports and inline feedback (kibitz/web/admin_*.py)
             *admin_funding.ROUTES,
             *admin_porting.ROUTES,
+            *admin_passages.ROUTES,
             uploads.router(settings, [*admin_funding.UPLOAD_ROUTES, *admin_porting.UPLOAD_ROUTES]),
         ],
         guards=auth.ADMIN_ROUTER_GUARDS,
