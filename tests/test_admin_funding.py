@@ -283,3 +283,16 @@ async def test_the_ledgers_health_and_its_recount(make_client: Any) -> None:
     bar = await funding.bar(kb, "support", "2021-06")
     assert bar is not None and bar.raised == 10000
     assert [r.action for r in await audit_rows(kb)] == ["recount_totals"]
+
+
+def test_the_monthly_chart_labels_every_few_months_when_they_would_overlap() -> None:
+    from kibitz import svg
+
+    def chart(n: int) -> str:
+        columns = [svg.Column(f"M{i:02d}", i, 10, f"{i} $") for i in range(n)]
+        return svg.monthly_chart("Net per month", columns)
+
+    assert re.findall(r">(M\d\d)</text>", chart(6)) == [f"M{i:02d}" for i in range(6)]
+    labels = re.findall(r">(M\d\d)</text>", chart(24))
+    assert labels == [f"M{i:02d}" for i in range(1, 24, 2)]  # every other, ending with the last
+    assert len(re.findall(r"<title>M\d\d: ", chart(24))) == 24  # every column keeps its title
