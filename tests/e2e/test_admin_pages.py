@@ -225,3 +225,32 @@ async def report_with_axe(browser: Browser, site: Site) -> None:
         finally:
             await context.close()
         assert errors == []
+
+
+async def test_an_import_uploaded_run_dry_then_for_real(site: Site) -> None:
+    await with_browser(import_in_the_browser, site)
+
+
+async def import_in_the_browser(browser: Browser, site: Site) -> None:
+    context, page, errors = await logged_in(browser, site)
+    try:
+        await page.get_by_role("link", name="Imports").click()
+        await page.select_option("#f-format", "disqus")
+        await page.set_input_files("#f-file", str(ROOT / "tests" / "data" / "disqus.xml"))
+        await expect(page.get_by_label("Dry run: read and report, write nothing")).to_be_checked()
+        await page.get_by_role("button", name="Upload and import").click()
+        # the page follows the job (static/admin-import.js) and shows its report when done
+        await expect(page.get_by_role("heading", name="What it would do (nothing was written)")
+                     ).to_be_visible(timeout=30_000)  # fmt: skip
+        await expect(page.locator("main")).to_contain_text("8 would be imported")
+        assert site.query("SELECT count(*) FROM comments") == [(0,)]
+        await page.get_by_role("button", name="Import it for real").click()
+        await expect(page.get_by_role("heading", name="What was imported")).to_be_visible(
+            timeout=30_000
+        )
+        await expect(page.locator("main")).to_contain_text("8 imported")
+        assert site.query("SELECT count(*) FROM comments") == [(8,)]
+        assert await page.evaluate("window.__kbViolations") == []
+    finally:
+        await context.close()
+    assert errors == []
