@@ -146,7 +146,7 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             ops.readyz,
             ops.metrics,
             # moderation: the dashboard (every route behind its guard), log-in, reader rights
-            admin.router(),
+            admin.router(settings),
             *admin.PUBLIC_ROUTES,
             *rights.ROUTES,
             passage_api.PassagesController,

@@ -52,6 +52,8 @@ class Comment(Struct):
     featured: bool = False
     # inline feedback: the passage of the article this comment is about (GET /passages)
     passage_id: int | None = None
+    # a moderator closed this top-level comment's conversation: no new replies anywhere in it
+    replies_closed: bool = False
 
 
 class PostedComment(Comment, kw_only=True):

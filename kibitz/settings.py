@@ -233,6 +233,13 @@ class Settings:
         "publisher marks are answerable either way).",
     )
 
+    # -- the dashboard's uploads (imports of comments, the donations ledger's CSV)
+    upload_max_bytes: int = _s(
+        256 * 1024 * 1024,
+        "Largest file the dashboard takes for an import (another system's export, or a CSV of "
+        "gifts); every other request keeps max_request_bytes.",
+    )
+
     # -- speed
     cache_max_bytes: int = _s(64 * 1024 * 1024, "Memory for cached thread pages and counts.")
 
@@ -457,6 +464,8 @@ def _validate(s: Settings) -> list[str]:
     if s.webhook_urls and not s.webhook_secret:
         bad("webhook_secret", "webhooks need a signing secret")
     problems.extend(_funding_problems(s))
+    if s.upload_max_bytes < s.max_request_bytes:
+        bad("upload_max_bytes", f"must be at least max_request_bytes ({s.max_request_bytes})")
     if s.env == "production":
         if not s.secret_key or s.secret_key == DEV_SECRET or len(s.secret_key) < 32:
             bad("secret_key", "production needs a random secret of at least 32 characters")

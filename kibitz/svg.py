@@ -81,6 +81,9 @@ def monthly_chart(title: str, columns: Sequence[Column], width: int = 720) -> st
     top_value = max([1] + [max(c.net, c.goal or 0) for c in columns])
     n = max(len(columns), 1)
     slot = (width - 2 * left) / n
+    # a label every few columns when they would overlap (about 56 px a label); the newest
+    # column always has one
+    every = max(1, -(-56 // int(slot)) if slot >= 1 else n)
     parts = []
     for i, c in enumerate(columns):
         x = left + i * slot
@@ -89,9 +92,12 @@ def monthly_chart(title: str, columns: Sequence[Column], width: int = 720) -> st
             f'<rect x="{x + slot * 0.15:.1f}" y="{top + plot_h - h:.1f}" '
             f'width="{slot * 0.7:.1f}" height="{h:.1f}" fill="{FILL}">'
             f"<title>{escape(c.label)}: {escape(c.net_label)}</title></rect>"
-            f'<text x="{x + slot / 2:.1f}" y="{height - 18}" text-anchor="middle" '
-            f'font-size="11" fill="{MUTED}">{escape(c.label)}</text>'
         )
+        if (n - 1 - i) % every == 0:
+            parts.append(
+                f'<text x="{x + slot / 2:.1f}" y="{height - 18}" text-anchor="middle" '
+                f'font-size="11" fill="{MUTED}">{escape(c.label)}</text>'
+            )
         if c.goal:
             gy = top + plot_h - c.goal / top_value * plot_h
             parts.append(

@@ -380,3 +380,26 @@ async def test_the_dashboard_page_passes_its_own_csp(make_client: Any) -> None:
     assert '<script src="/static/admin.js" defer></script>' in page.text
     token = await csrf(admin, "/admin")
     assert token
+
+
+async def test_a_conversation_closed_to_replies(make_client: Any) -> None:
+    admin, reader = await site(make_client, moderation="none")
+    top = await post_comment(reader, "A heated first comment")
+    reply = await post_comment(reader, "A heated reply", parent_id=top["id"])
+    other = await post_comment(reader, "Another conversation")
+    assert "1 comment closed to replies." in await act(admin, top["id"], "close_replies")
+    page = await read_thread(reader)
+    closed = next(c for c in page["comments"] if c["id"] == top["id"])
+    assert closed["replies_closed"] is True and closed["replies"][0]["id"] == reply["id"]
+    for parent in (top["id"], reply["id"]):  # nowhere in the conversation
+        refused = await post_comment(reader, "Me too", parent_id=parent, expect=403)
+        assert refused["error"]["code"] == "replies_closed"
+    await post_comment(reader, "Elsewhere is fine", parent_id=other["id"])
+    html = (await reader.get("/discussion", params={"thread": THREAD})).text
+    assert f"reply={other['id']}" in html and f"reply={top['id']}" not in html
+    assert f"reply={reply['id']}" not in html
+    queue = (await admin.get("/admin/comments", params={"queue": "approved"})).text
+    assert "replies closed" in queue and "Reopen replies" in queue
+    assert "only a top-level" in await act(admin, reply["id"], "close_replies")
+    assert "1 comment open to replies again." in await act(admin, top["id"], "open_replies")
+    await post_comment(reader, "Calmer now", parent_id=reply["id"])

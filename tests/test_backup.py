@@ -168,6 +168,7 @@ async def test_the_archive_leaves_out_credentials_and_work_queues(empty_url: Any
         "events",
         "admin_sessions",
         "invites",
+        "import_jobs",
     }
     assert "comments.edit_token_hash" in header["omitted"]
     assert "api_tokens" not in header["tables"] and "outbox" not in header["tables"]

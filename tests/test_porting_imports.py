@@ -186,6 +186,15 @@ async def test_wordpress_with_wpdiscuz_meta(client: Any) -> None:
     assert anna["votes"] == {"up": 5, "down": 2, "score": 3}  # likes and dislikes apart
     assert people["Борис"]["votes"] == {"up": 0, "down": 2, "score": -2}  # only the sum known
     assert people["Борис"]["parent_id"] == anna["id"]
+    # wpDiscuz closes a top-level comment and its replies: kibitz closes its conversation
+    assert anna["pinned"] is True and anna["replies_closed"] is True
+    assert page["comments"][0]["id"] == anna["id"]  # pinned first, even sorted oldest first
+    assert people["Inline reader"]["pinned"] is False
+    refused = await client.post(
+        "/api/v1/comments",
+        json={"thread": PAGE, "body": "Me too", "author_name": "Late", "parent_id": anna["id"]},
+    )
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "replies_closed"
 
     closed = await read_thread(client, "/2020/01/closed/")
     assert closed["thread"]["closed"] is True
@@ -198,7 +207,7 @@ async def test_wordpress_with_wpdiscuz_meta(client: Any) -> None:
     records = await rows(kb, import_records)
     metas = {r.source_id: json.loads(r.meta) for r in records if r.meta}
     assert metas == {
-        "11": {"sticky": True},
+        "11": {"closed": True, "sticky": True},
         "12": {"closed": True},
         "14": {"feedback_form_id": "7"},
     }
@@ -271,6 +280,9 @@ async def test_remark42_backup_gzipped(client: Any, tmp_path: Path) -> None:
     assert closed["thread"]["closed"] is True
     metas = [json.loads(r.meta) for r in await rows(kb, import_records) if r.meta]
     assert metas == [{"pinned": True}]
+    # Remark42 pinned a reply: kibitz pins only top-level comments, and says so
+    assert carl["pinned"] is False
+    assert any("pinned replies" in m for m in report.notices)
     # Remark42 hashed its addresses itself: nothing is kept
     assert all(r.ip_hash is None for r in await rows(kb))
 

@@ -99,4 +99,9 @@ RULES: dict[str, Export | Exclude] = {
     "recurring_gifts": Export(),
     "provider_payments": Export(),
     "provider_events": Export(),
+    # -- the dashboard
+    "import_jobs": Exclude(
+        "the progress of uploads into this server, with paths of its own disk; who imported "
+        "what is in the audit log"
+    ),
 }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,30 +10,6 @@ import click
 
 from kibitz.cli.base import main, run
 from kibitz.context import Kibitz
-
-
-def _amount(text: str, currency: str, *, signed: bool = False) -> int:
-    from kibitz import money
-
-    try:
-        return money.parse_amount(text, currency, allow_negative=signed)
-    except money.MoneyError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _amounts(text: str | None, currency: str) -> tuple[int, ...] | None:
-    if not text:
-        return None
-    return tuple(_amount(part, currency) for part in text.split(",") if part.strip())
-
-
-def _month(text: str | None) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text + "-01") if len(text) == 7 else date.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not YYYY-MM (or YYYY-MM-DD)") from None
 
 
 def _show(minor: int, currency: str) -> str:
@@ -68,17 +43,20 @@ def campaign_create(
     high: str | None, description: str, no_wall: bool,
 ) -> None:  # fmt: skip
     """Start a campaign called SLUG (its address: /funding/SLUG)."""
-    from kibitz.services import campaigns as camp
+    from kibitz.services import audit, bookkeeping
 
-    new = camp.NewCampaign(
-        slug=slug, name=name, currency=currency.upper(), goal=_amount(goal, currency),
-        period="fixed" if fixed else "monthly", start=_month(start), end=_month(end),
-        milestones=_amounts(milestones, currency), suggested_amounts=_amounts(suggested, currency),
-        min_amount=_amount(low, currency) if low else None,
-        max_amount=_amount(high, currency) if high else None,
-        description=description, supporter_wall=not no_wall,
+    form = bookkeeping.CampaignForm(
+        slug=slug, name=name, goal=goal, currency=currency, fixed=fixed, start=start or "",
+        end=end or "", milestones=milestones or "", suggested=suggested or "",
+        min_amount=low or "", max_amount=high or "", description=description,
+        supporter_wall=not no_wall,
     )  # fmt: skip
-    made = run(lambda kb: camp.create(kb, new))
+
+    async def work(kb: Kibitz) -> Any:
+        new = bookkeeping.new_campaign(form)
+        return await bookkeeping.create_campaign(kb, audit.SYSTEM, new)
+
+    made = run(work)
     click.echo(f"created {made.slug}: {_show(made.goal, made.currency)} {made.period}")
 
 
@@ -99,20 +77,24 @@ def campaign_update(
     wall: bool | None, end: str | None,
 ) -> None:  # fmt: skip
     """Change a campaign. The ledger is never touched."""
+    from kibitz.services import audit, bookkeeping
     from kibitz.services import campaigns as camp
 
     async def work(kb: Kibitz) -> Any:
         cur = (await camp.get(kb, slug)).currency
         change = camp.CampaignUpdate(
-            name=name, description=description, goal=_amount(goal, cur) if goal else None,
-            milestones=None if milestones in (None, "default") else _amounts(milestones, cur),
+            name=name, description=description,
+            goal=bookkeeping.amount(goal, cur, "goal") if goal else None,
+            milestones=None if milestones in (None, "default")
+            else bookkeeping.amounts(milestones, cur, "milestones"),
             default_milestones=milestones == "default",
-            suggested_amounts=_amounts(suggested, cur),
-            min_amount=_amount(low, cur) if low else None,
-            max_amount=_amount(high, cur) if high else None, supporter_wall=wall,
-            end=None if end in (None, "none") else _month(end), open_ended=end == "none",
+            suggested_amounts=bookkeeping.amounts(suggested, cur, "suggested_amounts"),
+            min_amount=bookkeeping.amount(low, cur, "min") if low else None,
+            max_amount=bookkeeping.amount(high, cur, "max") if high else None,
+            supporter_wall=wall, open_ended=end == "none",
+            end=None if end in (None, "none") else bookkeeping.month_or_day(end, "end"),
         )  # fmt: skip
-        return await camp.update(kb, slug, change)
+        return await bookkeeping.update_campaign(kb, audit.SYSTEM, slug, change)
 
     made = run(work)
     click.echo(f"updated {made.slug}")
@@ -205,31 +187,15 @@ def ledger_add(
 ) -> None:  # fmt: skip
     """Record a gift made outside kibitz (bank transfer, PayPal, crypto, cash), a refund, a
     chargeback or an adjustment."""
-    from kibitz.services import campaigns as camp
-    from kibitz.services import ledger
-    from kibitz.services.addresses import check_email
-    from kibitz.services.ledger_import import _when
+    from kibitz.services import audit, bookkeeping
 
-    async def work(kb: Kibitz) -> int | None:
-        campaign = await camp.get(kb, slug)
-        code = (currency or campaign.currency).upper()
-        tz = camp.zone(kb.settings.time_zone)
-        occurred = _when(when, tz) if when else datetime.now(UTC)
-        counts_at = camp.month(period, tz).starts_at if period else None
-        new = ledger.NewEntry(
-            kind=kind, amount=_amount(amount, code, signed=kind == "adjustment"),
-            currency=code, occurred_at=occurred, source="manual", method=method,
-            frequency="monthly" if monthly else "one_time", donor_email=check_email(email, "email"),
-            donor_name=name, public_name=public_name, message=message, fx_rate=rate,
-            reverses_id=reverses, note=note, counts_at=counts_at,
-            provider_ref=f"manual:{slug}:{reference}" if reference else None,
-        )  # fmt: skip
-        now = datetime.now(UTC)
-        made = await kb.db.write(lambda conn: ledger.append(conn, campaign, new, tz=tz, now=now))
-        camp.invalidate(kb, slug)
-        return made
-
-    made = run(work)
+    form = bookkeeping.ManualEntry(
+        amount=amount, kind=kind, currency=currency or "", rate=rate or "", date=when or "",
+        method=method or "", monthly=monthly, name=name or "", email=email or "",
+        public_name=public_name or "", message=message or "", reverses=reverses,
+        period=period or "", reference=reference or "", note=note or "",
+    )  # fmt: skip
+    made = run(lambda kb: bookkeeping.record(kb, audit.SYSTEM, slug, form))
     click.echo(f"recorded entry #{made}" if made else "already recorded (same --reference)")
 
 
@@ -267,7 +233,9 @@ def ledger_import(slug: str, file: Path, dry_run: bool) -> None:
     from kibitz.services import ledger_import as imp
 
     text = file.read_text(encoding="utf-8-sig")
-    report = run(lambda kb: imp.import_csv(kb, slug, text, dry_run=dry_run))
+    from kibitz.services import audit
+
+    report = run(lambda kb: imp.import_csv(kb, slug, text, dry_run=dry_run, actor=audit.SYSTEM))
     verb = "would add" if dry_run else "added"
     click.echo(f"{verb} {report.added} entries; {report.already} were imported before; "
                f"{len(report.rejected)} rejected")  # fmt: skip
@@ -367,18 +335,9 @@ def funding_refunds(slug: str | None) -> None:
 @funding.command("recount")
 def funding_recount() -> None:
     """Recompute every cached total from the ledger (what `kibitz check` compares)."""
-    from kibitz.services import campaigns as camp
-    from kibitz.services import ledger
+    from kibitz.services import audit, bookkeeping
 
-    async def work(kb: Kibitz) -> list[Any]:
-        tz = camp.zone(kb.settings.time_zone)
-        now = datetime.now(UTC)
-        fixed = await kb.db.write(lambda conn: ledger.recount(conn, tz, now))
-        for slug in {d.campaign for d in fixed}:
-            camp.invalidate(kb, slug)
-        return fixed
-
-    fixed = run(work)
+    fixed = run(lambda kb: bookkeeping.recount(kb, audit.SYSTEM))
     for d in fixed:
         click.echo(f"fixed {d.campaign} {d.period_key}: {d.cached_raised} -> {d.ledger_raised}")
     click.echo(f"totals recounted; {len(fixed)} were wrong")
@@ -388,17 +347,10 @@ def report_funding() -> bool:
     """For `kibitz check`: recompute every campaign total from the ledger and compare it with
     the cached one; list provider events still waiting for their payment after a day.
     False when a total drifted."""
-    from datetime import timedelta
+    from kibitz.services import bookkeeping
 
-    from kibitz.services import campaigns as camp
-    from kibitz.services import donations, ledger
-
-    async def work(kb: Kibitz) -> tuple[list[Any], list[Any]]:
-        tz = camp.zone(kb.settings.time_zone)
-        day_ago = datetime.now(UTC) - timedelta(days=1)
-        return await kb.db.read(lambda c: (ledger.drift(c, tz), donations.unmatched(c, day_ago)))
-
-    drifted, waiting = run(work)
+    found = run(bookkeeping.health)
+    drifted, waiting = found.drift, found.unmatched
     for d in drifted:
         click.echo(
             f"funding: {d.campaign} {d.period_key}: cached total {d.cached_raised} "

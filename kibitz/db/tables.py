@@ -767,3 +767,43 @@ passages = Table(
     CheckConstraint("pos_start >= 0 AND pos_end > pos_start", name="range_valid"),
 )
 Index("ix_comments_passage", comments.c.passage_id)
+# -- the dashboard's additions: comments closed to replies, imports run from the dashboard
+
+# a top-level comment closed to new replies (its whole sub-thread), as wpDiscuz closes one;
+# checked in code (a CHECK on the comments table means rebuilding it on SQLite)
+comments.append_column(Column("replies_closed_at", UTCDateTime, nullable=True))
+
+IMPORT_JOB_STATES = ("running", "done", "failed")
+
+# An import started from the dashboard's upload form: its options, its progress (written by
+# the process that runs it, so that any process can answer the page that polls it) and its
+# report. A running job whose heartbeat stops was interrupted (the server restarted).
+import_jobs = Table(
+    "import_jobs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True),
+    Column("actor", String(100), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("source", String(64), nullable=False),
+    # ImportOptions as JSON (mapping, pingbacks, key), to run the same file again for real
+    Column("options", Text, nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("file_size", BigInteger, nullable=False),
+    # where the uploaded file waits on this machine (kept after a dry run for the real one)
+    Column("file_path", String(1000), nullable=True),
+    Column("state", String(16), nullable=False),
+    # progress: "read" counts bytes of the file, "write" counts threads
+    Column("stage", String(16), nullable=True),
+    Column("done", BigInteger, nullable=False, server_default=text("0")),
+    Column("total", BigInteger, nullable=True),
+    Column("report", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    CheckConstraint("state IN ('running', 'done', 'failed')", name="state_known"),
+    CheckConstraint("done >= 0 AND file_size >= 0", name="counts_positive"),
+)
+Index("ix_import_jobs_state", import_jobs.c.state, import_jobs.c.id)

@@ -91,3 +91,18 @@ def read_map_file(file: IO[str]) -> dict[str, str]:
             raise ValueError(f"line {n}: expected two columns, old,new")
         out[row[0].strip()] = row[1].strip()
     return out
+
+
+def read_rewrites(text: str) -> tuple[tuple[str, str], ...]:
+    """Address prefixes to rewrite, one ``OLD NEW`` pair a line (the dashboard's field for
+    what ``--map OLD NEW`` gives on the command line). Blank lines and # comments are
+    ignored."""
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        if len(parts) != 2:
+            raise ValueError(f"line {n}: expected an old and a new prefix, separated by a space")
+        out.append((parts[0], parts[1]))
+    return tuple(out)

@@ -6,6 +6,9 @@ rendered like new comments, authors cleaned, and the invariants a reader relies 
 - A held or spam comment that has published replies becomes a ``[deleted]`` placeholder, as
   in kibitz itself a published comment always hangs under a visible one.
 - A deleted comment keeps nothing of its text or author, exactly as when a reader deletes one.
+- Sticky or pinned comments (wpDiscuz, Remark42) are pinned and comments closed to replies
+  (wpDiscuz) are closed, where kibitz can: it pins and closes only top-level comments, and
+  pins only published ones; the others are imported as they are, with a notice.
 """
 
 from __future__ import annotations
@@ -144,6 +147,38 @@ def _tree(
     return generations, parent_new, parent_old, kids
 
 
+def _flags(
+    c: SourceComment, cid: str, status: str, parent_new: dict[str, str | None],
+    parent_old: dict[str, Existing | None], new: dict[str, SourceComment], now: datetime,
+    notices: list[str],
+) -> tuple[datetime | None, datetime | None]:  # fmt: skip
+    """When the comment is pinned (its own date, so pinned comments keep the source's order)
+    and when it was closed to replies (now: the source does not say)."""
+    top = parent_new[cid] is None and parent_old[cid] is None
+    pinned_at = closed_at = None
+    if c.meta.get("sticky") or c.meta.get("pinned"):
+        if top and status == "approved":
+            pinned_at = c.created_at
+        else:
+            notices.append(
+                "pinned replies or unpublished comments imported unpinned (kibitz pins "
+                "published top-level comments)"
+            )
+    if c.meta.get("closed"):
+        if top:
+            closed_at = now
+        else:
+            root = cid
+            while parent_new.get(root) is not None:
+                root = parent_new[root]  # type: ignore[assignment]
+            if not (parent_old.get(root) is None and new[root].meta.get("closed")):
+                notices.append(
+                    "replies closed under an open comment imported open (kibitz closes a "
+                    "top-level comment's whole conversation)"
+                )
+    return pinned_at, closed_at
+
+
 _decoder = msgspec.msgpack.Decoder(SourceComment)
 
 
@@ -195,6 +230,8 @@ def make_plan(
         for cid in generation:
             c = new[cid]
             deleted = status[cid] == "deleted"
+            pinned_at, closed_at = _flags(c, cid, status[cid], parent_new, parent_old, new, now,
+                                          plan.notices)  # fmt: skip
             name, email, url = _author(settings, c)
             body = "" if deleted else bodies[cid]
             up, down = max(c.up, 0), max(c.down, 0)
@@ -215,6 +252,8 @@ def make_plan(
                 "ip_hash": signer.ip_hash(c.ip.strip()),
                 # replies from this import; a thread that had comments is recounted whole
                 "reply_count": sum(1 for k in kids.get(cid, []) if visible[k]),
+                "pinned_at": pinned_at,
+                "replies_closed_at": closed_at,
             }
             rows.append(NewRow(cid, parent_new[cid], parent_old[cid], values, c.meta))
         plan.generations.append(rows)

@@ -45,7 +45,7 @@ PUBLIC_COLUMNS = [
     for name in (
         "id", "parent_id", "root_id", "depth", "status", "author_name", "author_url",
         "body_html", "created_at", "edited_at", "up", "down", "score", "wilson", "reply_count",
-        "pinned_at", "featured", "passage_id",
+        "pinned_at", "featured", "passage_id", "replies_closed_at",
     )
 ]  # fmt: skip
 
@@ -133,6 +133,7 @@ def public(row: Any, *, placeholder: bool = False) -> Comment:
         pinned=row.pinned_at is not None and not hidden,
         featured=bool(row.featured) and not hidden,
         passage_id=row.passage_id,
+        replies_closed=row.replies_closed_at is not None,
     )
 
 
@@ -166,6 +167,11 @@ def _check_parent(conn: Connection, parent_id: int | None, thread_id: int) -> An
     if parent.status == "deleted":
         raise Conflict(
             "parent_deleted", "That comment was deleted; it takes no replies.", "parent_id"
+        )
+    root = parent if parent.root_id is None else _row(conn, parent.root_id)
+    if root is not None and root.replies_closed_at is not None:
+        raise Forbidden(
+            "replies_closed", "A moderator closed this conversation to new replies.", "parent_id"
         )
     return parent
 

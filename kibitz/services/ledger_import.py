@@ -36,8 +36,8 @@ from sqlalchemy.exc import IntegrityError
 
 from kibitz import money
 from kibitz.context import Kibitz
+from kibitz.services import audit, ledger
 from kibitz.services import campaigns as camp
-from kibitz.services import ledger
 from kibitz.services.addresses import check_email
 from kibitz.services.errors import Invalid, ServiceError
 
@@ -64,7 +64,7 @@ class _DryRun(Exception):
         self.report = report
 
 
-def _when(text: str, tz: ZoneInfo) -> datetime:
+def parse_when(text: str, tz: ZoneInfo) -> datetime:
     text = text.strip()
     try:
         if len(text) == 10:
@@ -112,7 +112,8 @@ def _entry(
         raise Invalid("invalid_amount", "amount: only an adjustment may be negative")
     email = check_email(row.get("email"), "email")
     return ledger.NewEntry(
-        kind=kind, amount=amount, currency=currency, occurred_at=_when(row.get("date", ""), tz),
+        kind=kind, amount=amount, currency=currency,
+        occurred_at=parse_when(row.get("date", ""), tz),
         source="csv", method=(row.get("method") or "").strip().lower() or None,
         frequency=(row.get("frequency") or "one_time").strip().lower(),
         donor_email=email, donor_name=(row.get("name") or "").strip() or None,
@@ -154,7 +155,7 @@ def read_rows(text: str) -> list[dict[str, str]]:
 
 def import_in(
     conn: Connection, slug: str, rows: list[dict[str, str]], *, tz: ZoneInfo, now: datetime,
-    dry_run: bool,
+    dry_run: bool, actor: audit.Actor | None = None,
 ) -> ImportReport:  # fmt: skip
     campaign = camp.load(conn, slug)
     report = ImportReport(dry_run=dry_run, currency=campaign.currency)
@@ -185,18 +186,25 @@ def import_in(
         report.by_period[key] = report.by_period.get(key, 0) + entry.counted_amount
     if dry_run:
         raise _DryRun(report)
+    if actor is not None and report.added:
+        audit.record(conn, actor, "import_ledger_csv", f"campaign:{slug}", now=now, after={
+            "added": report.added, "already": report.already, "rejected": len(report.rejected),
+            "by_period": {k: str(money.to_decimal(v, report.currency))
+                          for k, v in sorted(report.by_period.items())},
+        })  # fmt: skip
     return report
 
 
 async def import_csv(
-    kb: Kibitz, slug: str, text: str, *, dry_run: bool = False, now: datetime | None = None
-) -> ImportReport:
+    kb: Kibitz, slug: str, text: str, *, dry_run: bool = False, now: datetime | None = None,
+    actor: audit.Actor | None = None,
+) -> ImportReport:  # fmt: skip
     rows = read_rows(text)
     tz = camp.zone(kb.settings.time_zone)
     when = now or datetime.now(UTC)
     try:
         report = await kb.db.write(
-            lambda conn: import_in(conn, slug, rows, tz=tz, now=when, dry_run=dry_run)
+            lambda conn: import_in(conn, slug, rows, tz=tz, now=when, dry_run=dry_run, actor=actor)
         )
     except _DryRun as stop:
         return stop.report

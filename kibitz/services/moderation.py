@@ -1,5 +1,6 @@
 """What moderators do to comments and threads: approve, reject, mark spam, delete, edit, pin,
-feature; close, reopen and set a thread's pre-moderation. One or many comments at once.
+feature, close a comment's conversation to replies; close, reopen and set a thread's
+pre-moderation. One or many comments at once.
 
 Every action is one transaction that also writes the audit log, keeps the counts right
 (through ``comments.change_status``) and queues notifications for a comment published for
@@ -31,7 +32,10 @@ from kibitz.services.comments import (
 )
 from kibitz.services.errors import Conflict, Invalid, NotFound
 
-ACTIONS = ("approve", "reject", "spam", "delete", "pin", "unpin", "feature", "unfeature")
+ACTIONS = (
+    "approve", "reject", "spam", "delete", "pin", "unpin", "feature", "unfeature",
+    "close_replies", "open_replies",
+)  # fmt: skip
 MAX_BULK = 200
 STATUS_OF = {"approve": "approved", "reject": "rejected", "spam": "spam", "delete": "deleted"}
 
@@ -55,6 +59,7 @@ def _snapshot(row: Any) -> dict[str, Any]:
         "status": row.status,
         "pinned": row.pinned_at is not None,
         "featured": bool(row.featured),
+        "replies_closed": row.replies_closed_at is not None,
     }
 
 
@@ -103,6 +108,13 @@ def _apply(
         if (row.pinned_at is not None) == (pinned is not None):
             return key, f"already {'pinned' if pinned else 'not pinned'}"
         values: dict[str, Any] = {"pinned_at": pinned}
+    elif action in ("close_replies", "open_replies"):
+        if row.parent_id is not None:
+            return key, "only a top-level comment's conversation can be closed"
+        closed = now if action == "close_replies" else None
+        if (row.replies_closed_at is not None) == (closed is not None):
+            return key, f"replies already {'closed' if closed else 'open'}"
+        values = {"replies_closed_at": closed}
     else:
         featured = action == "feature"
         if bool(row.featured) == featured:

@@ -26,7 +26,7 @@ from kibitz import anchoring
 from kibitz.anchoring import Selector
 from kibitz.cache import Entry
 from kibitz.context import Kibitz
-from kibitz.db.tables import articles, comments, passages
+from kibitz.db.tables import articles, comments, passages, threads
 from kibitz.models import (
     AnchorIn,
     FoundOut,
@@ -37,6 +37,7 @@ from kibitz.models import (
     QuestionUpdate,
     SelectorOut,
 )
+from kibitz.services import audit
 from kibitz.services import threads as thread_service
 from kibitz.services.errors import Conflict, Forbidden, Invalid, NotFound
 from kibitz.settings import Settings
@@ -380,7 +381,8 @@ def _place(text: str, data: NewQuestion) -> Selector:
     return anchoring.selector(text, found[0], found[0] + len(exact))
 
 
-async def ask(kb: Kibitz, data: NewQuestion) -> Passage:
+async def ask(kb: Kibitz, data: NewQuestion, actor: audit.Actor | None = None) -> Passage:
+    """A publisher's question on a passage; with an ``actor`` (the dashboard), logged."""
     key = thread_service.check_key(data.thread)
     question = _check_question(data.question)
     given: tuple[Selector, str] | None = None
@@ -408,6 +410,10 @@ async def ask(kb: Kibitz, data: NewQuestion) -> Passage:
                   **_selector_values(sel, text_hash)}  # fmt: skip
         passage_id = _insert_if_absent(conn, values)
         thread_service.bump(conn, thread.id)
+        if actor is not None:
+            audit.record(conn, actor, "ask_question", f"passage:{passage_id}", after={
+                "thread": key, "question": question, "passage": sel.exact[:300],
+            })  # fmt: skip
         return passage_id
 
     passage_id = await kb.db.write(tx)
@@ -415,7 +421,10 @@ async def ask(kb: Kibitz, data: NewQuestion) -> Passage:
     return await _one(kb, key, passage_id)
 
 
-async def update_question(kb: Kibitz, passage_id: int, data: QuestionUpdate) -> Passage:
+async def update_question(
+    kb: Kibitz, passage_id: int, data: QuestionUpdate, actor: audit.Actor | None = None
+) -> Passage:
+    """Reword a question, or close and reopen it; with an ``actor`` (the dashboard), logged."""
     changes: dict[str, Any] = {}
     if data.question is not None:
         changes["question"] = _check_question(data.question)
@@ -426,9 +435,19 @@ async def update_question(kb: Kibitz, passage_id: int, data: QuestionUpdate) -> 
         row = conn.execute(sa.select(passages).where(passages.c.id == passage_id)).first()
         if row is None or row.kind != "question":
             raise NotFound("passage_not_found", "There is no such question.")
-        if changes:
-            conn.execute(sa.update(passages).where(passages.c.id == passage_id).values(**changes))
+        changed = {k: v for k, v in changes.items() if getattr(row, k) != v}
+        if changed:
+            conn.execute(sa.update(passages).where(passages.c.id == passage_id).values(**changed))
             thread_service.bump(conn, row.thread_id)
+            if actor is not None:
+                audit.record(
+                    conn,
+                    actor,
+                    "update_question",
+                    f"passage:{passage_id}",
+                    before={k: getattr(row, k) for k in changed},
+                    after=changed,
+                )
         return thread_service.key_of(conn, row.thread_id)
 
     key = await kb.db.write(tx)
@@ -448,3 +467,90 @@ async def _one(kb: Kibitz, key: str, passage_id: int) -> Passage:
         return _passage(conn.execute(query).one(), _article_text(conn, key))
 
     return await kb.db.read(read_one)
+
+
+# -- the dashboard's list of articles and pages with passages
+
+
+@dataclass(frozen=True)
+class PageOfPassages:
+    key: str
+    title: str
+    article: bool  # kibitz serves it: its text is known, passages can be asked by selection
+    published_at: datetime | None
+    questions: int  # open questions
+    passages: int  # questions and readers' selections
+    comments: int  # approved comments on passages
+
+
+def overview(conn: Connection, limit: int = 200) -> list[PageOfPassages]:
+    """kibitz's own articles, newest first, then the other pages that have passages."""
+    open_question = sa.case((sa.and_(passages.c.kind == "question", passages.c.active), 1),
+                            else_=0)  # fmt: skip
+    per_thread = {
+        r.thread_id: (int(r.questions or 0), int(r.total))
+        for r in conn.execute(
+            sa.select(
+                passages.c.thread_id,
+                sa.func.sum(open_question).label("questions"),
+                sa.func.count().label("total"),
+            ).group_by(passages.c.thread_id)
+        )
+    }
+    answered: dict[int, int] = dict(
+        conn.execute(
+            sa.select(comments.c.thread_id, sa.func.count())
+            .where(comments.c.passage_id.is_not(None), comments.c.status == "approved")
+            .group_by(comments.c.thread_id)
+        ).all()
+    )
+    latest = list(conn.execute(
+        sa.select(articles.c.path, articles.c.title, articles.c.published_at, threads.c.id)
+        .select_from(articles.outerjoin(threads, threads.c.key == articles.c.path))
+        .order_by(articles.c.published_at.desc(), articles.c.id.desc()).limit(limit)
+    ))  # fmt: skip
+    out = []
+    seen: set[int] = set()
+    for row in latest:
+        q, n = per_thread.get(row.id, (0, 0))
+        out.append(PageOfPassages(row.path, row.title, True, row.published_at, q, n,
+                                  int(answered.get(row.id, 0))))  # fmt: skip
+        if row.id is not None:
+            seen.add(row.id)
+    others = [i for i in per_thread if i not in seen]
+    for chunk in range(0, len(others), 500):
+        rows = conn.execute(
+            sa.select(threads.c.id, threads.c.key, threads.c.title, articles.c.path)
+            .select_from(threads.outerjoin(articles, articles.c.path == threads.c.key))
+            .where(threads.c.id.in_(others[chunk : chunk + 500]))
+            .order_by(threads.c.key)
+        )
+        for row in rows:
+            q, n = per_thread[row.id]
+            out.append(PageOfPassages(row.key, row.title or "", row.path is not None, None, q, n,
+                                      int(answered.get(row.id, 0))))  # fmt: skip
+    return out
+
+
+async def dashboard_overview(kb: Kibitz, limit: int = 200) -> list[PageOfPassages]:
+    return await kb.db.read(lambda conn: overview(conn, limit))
+
+
+async def article_html(kb: Kibitz, key: str) -> str | None:
+    """The body of an article kibitz serves (the text passages are anchored in)."""
+    query = sa.select(articles.c.body_html).where(articles.c.path == key)
+    found: str | None = await kb.db.read(lambda conn: conn.execute(query).scalar())
+    return found
+
+
+async def passage_thread(kb: Kibitz, passage_id: int) -> str:
+    """The key of the thread a passage belongs to."""
+
+    def read(conn: Connection) -> str:
+        row = conn.execute(sa.select(passages.c.thread_id).where(passages.c.id == passage_id))
+        thread_id = row.scalar()
+        if thread_id is None:
+            raise NotFound("passage_not_found", "There is no such passage.")
+        return thread_service.key_of(conn, thread_id)
+
+    return await kb.db.read(read)

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from kibitz.context import Kibitz
 from kibitz.db import search
-from kibitz.db.tables import accounts, bans, comment_edits, comments, reports, threads
+from kibitz.db.tables import accounts, bans, comment_edits, comments, passages, reports, threads
 from kibitz.services import policies
 from kibitz.services.addresses import email_key
 from kibitz.services.errors import Invalid, NotFound
@@ -56,6 +56,10 @@ class Item:
     open_reports: int
     pinned: bool
     featured: bool
+    replies_closed: bool
+    # inline feedback: the passage the comment is about (its question, its words)
+    passage_question: str | None
+    passage_exact: str | None
     voter_id: str | None
     ip_hint: str | None
     up: int
@@ -83,8 +87,14 @@ def _select() -> sa.Select[Any]:
         threads.c.key.label("thread_key"),
         threads.c.title.label("thread_title"),
         threads.c.url.label("thread_url"),
+        passages.c.question.label("passage_question"),
+        passages.c.exact.label("passage_exact"),
         _open_reports(),
-    ).join(threads, threads.c.id == c.thread_id)
+    ).select_from(
+        comments.join(threads, threads.c.id == c.thread_id).outerjoin(
+            passages, passages.c.id == c.passage_id
+        )
+    )
 
 
 def _item(row: Any) -> Item:
@@ -108,6 +118,9 @@ def _item(row: Any) -> Item:
         open_reports=row.open_reports,
         pinned=row.pinned_at is not None,
         featured=bool(row.featured),
+        replies_closed=row.replies_closed_at is not None,
+        passage_question=row.passage_question,
+        passage_exact=row.passage_exact,
         voter_id=row.voter_id,
         ip_hint=row.ip_hash[:8] if row.ip_hash else None,
         up=row.up,

@@ -642,6 +642,7 @@
       const li = nodes.get(id);
       fresh = fresh.filter((x) => x.id !== id);
       if (li) steady(() => li.remove());
+      if (!list.children.length) empty();
       nodes.delete(id);
       news();
     }
@@ -953,6 +954,7 @@
       li.c = c;
       li.depth = depth;
       li.replies = h("ol", { class: "kb-list kb-replies" });
+      if (c.replies_closed) li.classList.add("kb-rc"); // a moderator closed the conversation
       nodes.set(c.id, li);
       li.append(article(c), li.replies);
       for (const r of c.replies || []) li.replies.append(render(r, depth + 1));
@@ -1077,6 +1079,8 @@
           const li = nodes.get(c.id);
           if (r.comment) {
             replace(c.id, r.comment).focus();
+          } else if (!li) {
+            main.ta.focus(); // the live stream took it off the page first
           } else {
             // a "[deleted]" parent left without replies leaves the page too, as on the server
             let gone = li;
@@ -1087,8 +1091,8 @@
             gone.remove();
             nodes.delete(c.id);
             (next ? next.firstChild : main.ta).focus();
-            if (!list.children.length) empty();
           }
+          if (!list.children.length) empty();
         } catch (err) {
           art.err.textContent = err.message;
         }

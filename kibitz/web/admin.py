@@ -18,7 +18,9 @@ from litestar.response import Redirect, Template
 from kibitz.services import accounts, audit, bans, moderation, rights
 from kibitz.services import queue as queues
 from kibitz.services.errors import Invalid
+from kibitz.settings import Settings
 from kibitz.web import admin_auth as auth
+from kibitz.web import admin_uploads as uploads
 from kibitz.web import reader as rd
 from kibitz.web.admin_auth import admins_only, context, me
 
@@ -31,6 +33,8 @@ DONE = {
     "unpin": "unpinned",
     "feature": "featured",
     "unfeature": "no longer featured",
+    "close_replies": "closed to replies",
+    "open_replies": "open to replies again",
 }
 
 
@@ -385,8 +389,10 @@ async def accounts_change(
     return _back("/admin/accounts", notice="Saved.")
 
 
-def router() -> Router:
+def router(settings: Settings) -> Router:
     """Every dashboard route behind the moderators' guard, with log-in redirects."""
+    from kibitz.web import admin_funding, admin_passages, admin_porting
+
     return Router(
         path="/admin",
         route_handlers=[
@@ -408,6 +414,11 @@ def router() -> Router:
             accounts_invite,
             accounts_change,
             *auth.ACCOUNT_ROUTES,
+            # funding, imports and inline feedback (kibitz/web/admin_*.py)
+            *admin_funding.ROUTES,
+            *admin_porting.ROUTES,
+            *admin_passages.ROUTES,
+            uploads.router(settings, [*admin_funding.UPLOAD_ROUTES, *admin_porting.UPLOAD_ROUTES]),
         ],
         guards=auth.ADMIN_ROUTER_GUARDS,
         exception_handlers={auth.LoginRequired: auth.to_login},

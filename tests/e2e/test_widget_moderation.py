@@ -7,6 +7,7 @@ The shared kibitz holds comments with ``HOLD_WORD`` (see conftest.py) and nothin
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 
 import pytest
@@ -180,3 +181,24 @@ def test_the_moderators_day_through_the_widget(
     assert servers.query("SELECT count(*) FROM comments WHERE body_md LIKE 'Let me back in%'") == [
         (0,)
     ]
+
+
+def test_a_conversation_closed_to_replies_offers_no_reply(
+    make_tab: TabFactory, servers: Servers, api: Api, thread: str
+) -> None:
+    shut = api.post(thread, "A conversation that went too far.")
+    api.post(thread, "A reply in it.", parent=shut["id"])
+    api.post(thread, "A conversation still open.")
+    # what "Close replies" in the dashboard does, before anyone has read the thread
+    conn = sqlite3.connect(servers.db, timeout=10)
+    with conn:
+        conn.execute(
+            "UPDATE comments SET replies_closed_at = '2026-01-01 00:00:00.000000' WHERE id = ?",
+            (shut["id"],),
+        )
+    conn.close()
+    page = make_tab().page
+    open_widget(page, servers.page(thread))
+    for text in ("went too far", "A reply in it"):
+        expect(comment(page, text).get_by_role("button", name="Reply")).to_be_hidden()
+    expect(comment(page, "still open").get_by_role("button", name="Reply")).to_be_visible()

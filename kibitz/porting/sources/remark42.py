@@ -99,8 +99,8 @@ def _comment(c: Any, n: int, closed: set[str], threads: set[str]) -> Iterator[Re
     if c.get("pin"):
         meta["pinned"] = True
         yield Notice(
-            message="Remark42 pinned comments imported as ordinary comments "
-            "(marked pinned in import_records.meta)"
+            message="Remark42 pinned comments imported pinned "
+            "(also marked pinned in import_records.meta)"
         )
     try:
         edited = parse_iso(str(edit["time"])) if edit.get("time") else None

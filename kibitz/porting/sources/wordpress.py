@@ -111,23 +111,23 @@ def _comment(c: Element, thread: str, pingbacks: Pingbacks) -> Iterator[Record]:
     if ctype == "wpdiscuz_sticky":
         extra["sticky"] = True
         yield Notice(
-            message="wpDiscuz sticky comments imported as ordinary comments "
-            "(marked sticky in import_records.meta)"
+            message="wpDiscuz sticky comments imported pinned "
+            "(also marked sticky in import_records.meta)"
         )
     if ctype in ("pingback", "trackback"):
         extra["type"] = ctype
     if meta.get("wpdiscuz_closed", "") not in ("", "0"):
         extra["closed"] = True
         yield Notice(
-            message="wpDiscuz closed comments imported open to replies "
-            "(marked closed in import_records.meta)"
+            message="wpDiscuz closed comments imported closed to replies "
+            "(also marked closed in import_records.meta)"
         )
     form = meta.get("wpdiscuz_feedback_form_id", "")
     if form not in ("", "0"):
         extra["feedback_form_id"] = form
         yield Notice(
-            message="wpDiscuz inline-feedback comments imported as ordinary comments "
-            "(form id in import_records.meta)"
+            message="wpDiscuz inline-feedback comments imported as ordinary comments: the "
+            "passage is not in the export (form id in import_records.meta)"
         )
     parent = child_text(c, "comment_parent")
     yield SourceComment(
