@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +30,7 @@ def cli_markdown() -> str:
             return
         usage = " ".join(cmd.collect_usage_pieces(ctx))
         lines.extend(
-            [f"## `{prefix}`", "", (cmd.help or "").strip(), "", "```", f"{prefix} {usage}"]
+            [f"## `{prefix}`", "", inspect.cleandoc(cmd.help or ""), "", "```", f"{prefix} {usage}"]
         )
         for param in cmd.get_params(ctx):
             record = param.get_help_record(ctx)

@@ -807,3 +807,12 @@ import_jobs = Table(
     CheckConstraint("done >= 0 AND file_size >= 0", name="counts_positive"),
 )
 Index("ix_import_jobs_state", import_jobs.c.state, import_jobs.c.id)
+
+# -- mail that is never lost
+
+# one more at every change of a comment's status: a moderator's mailed link names the hold
+# it was made for (single use, even if the comment is held again), and each webhook of a
+# status change has its own idempotency key
+comments.append_column(Column("status_version", Integer, nullable=False, server_default=text("0")))
+# an admin queued a failed row again: it is given up counting from here, not from created_at
+outbox.append_column(Column("retried_at", UTCDateTime, nullable=True))

@@ -298,12 +298,15 @@ async def create(
 
 
 def announce(
-    conn: Connection, kb: Kibitz, comment_id: int, thread_key: str, event: str, *, now: datetime
-) -> None:
-    """A comment became visible: queue its notifications and webhooks in this transaction."""
+    conn: Connection, kb: Kibitz, comment_id: int, thread_key: str, event: str, *,
+    now: datetime, version: int = 0,
+) -> None:  # fmt: skip
+    """A comment became visible: queue its notifications and webhooks in this transaction.
+    Readers hear of a comment once (the fan-out is keyed by the comment); each publication
+    is a webhook event of its own (keyed by the comment's status version)."""
     outbox.enqueue(conn, "fanout", f"fanout:comment:{comment_id}", {"comment_id": comment_id},
                    at=now)  # fmt: skip
-    webhooks.emit(conn, kb.settings, event, str(comment_id),
+    webhooks.emit(conn, kb.settings, event, f"{comment_id}:v{version}",
                   {"id": comment_id, "thread": thread_key}, now=now)  # fmt: skip
 
 
@@ -355,7 +358,12 @@ def change_status(
     open event streams are told what changed on the page."""
     before = on_page(row.status, row.reply_count)
     after = on_page(status, row.reply_count)
-    conn.execute(sa.update(comments).where(comments.c.id == row.id).values(status=status, **values))
+    version = conn.execute(
+        sa.update(comments)
+        .where(comments.c.id == row.id)
+        .values(status=status, status_version=comments.c.status_version + 1, **values)
+        .returning(comments.c.status_version)
+    ).scalar_one()
     appeared: list[int] = []
     removed: list[int] = []
     if after and not before:
@@ -380,10 +388,10 @@ def change_status(
     elif changes:
         conn.execute(sa.update(threads).where(threads.c.id == row.thread_id).values(**changes))
     if delta > 0:
-        announce(conn, kb, row.id, key, "comment.approved", now=now)
+        announce(conn, kb, row.id, key, "comment.approved", now=now, version=version)
     elif delta < 0:
         event = "comment.deleted" if status == "deleted" else "comment.hidden"
-        webhooks.emit(conn, kb.settings, event, f"{row.id}:{now.timestamp()}",
+        webhooks.emit(conn, kb.settings, event, f"{row.id}:v{version}",
                       {"id": row.id, "thread": key}, now=now)  # fmt: skip
 
 

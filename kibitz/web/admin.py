@@ -1,6 +1,7 @@
 """The dashboard at /admin: queues, one comment, threads, readers, bans, the audit log and
-accounts. Server-rendered; a little plain JavaScript (static/admin.js) adds keyboard
-shortcuts and select-all. Every route sits on one router whose guard wants a moderator's
+accounts (funding, imports, inline feedback and mail are in kibitz/web/admin_*.py).
+Server-rendered; a little plain JavaScript (static/admin.js) adds keyboard shortcuts and
+select-all. Every route sits on one router whose guard wants a moderator's
 session (``admin_auth``); account management also wants an admin.
 """
 
@@ -391,7 +392,7 @@ async def accounts_change(
 
 def router(settings: Settings) -> Router:
     """Every dashboard route behind the moderators' guard, with log-in redirects."""
-    from kibitz.web import admin_funding, admin_passages, admin_porting
+    from kibitz.web import admin_funding, admin_mail, admin_passages, admin_porting
 
     return Router(
         path="/admin",
@@ -418,6 +419,7 @@ def router(settings: Settings) -> Router:
             *admin_funding.ROUTES,
             *admin_porting.ROUTES,
             *admin_passages.ROUTES,
+            *admin_mail.ROUTES,
             uploads.router(settings, [*admin_funding.UPLOAD_ROUTES, *admin_porting.UPLOAD_ROUTES]),
         ],
         guards=auth.ADMIN_ROUTER_GUARDS,
