@@ -65,7 +65,7 @@ format: setup
 
 ## time importing a generated 100,000-comment Disqus export (goal: under a minute)
 bench-import: setup
-	$(BIN)/python bench/import_disqus.py
+	$(BIN)/python -m bench.import_disqus
 
 ## regenerate the reference pages that are built from the code
 docs: setup
