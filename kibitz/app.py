@@ -29,6 +29,7 @@ from kibitz.settings import Settings, load_settings
 from kibitz.web import (
     admin,
     api,
+    boundaries,
     embed,
     errors,
     feeds,
@@ -152,6 +153,10 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             passage_api.PassagesController,
         ],
         exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
+        # before every route's own: ids a database can hold, JSON bodies of the declared types
+        # (a layer below that sets its own before_request would replace strict_json)
+        guards=[boundaries.ids_in_range],
+        before_request=boundaries.strict_json,
         before_send=[security_headers],
         csrf_config=CSRFConfig(
             secret=settings.effective_secret,

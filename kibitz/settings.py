@@ -105,6 +105,12 @@ class Settings:
         choices=("none", "first-time", "everyone", "all"),
     )
     markdown_images: bool = _s(False, "Render Markdown images (otherwise their alt text).")
+    markdown_raw_html: Literal["drop", "text"] = _s(
+        "drop",
+        "Raw HTML in a comment: `drop` its tags and keep the text between them (scripts, "
+        "styles and HTML comments go whole), or show it as typed, as `text`. Never rendered.",
+        choices=("drop", "text"),
+    )
     links_new_tab: bool = _s(True, "Links in comments open in a new tab.")
     rate_limits: str = _s(
         "",

@@ -109,7 +109,10 @@ def check_author(
 
 
 def render(settings: Settings, body: str) -> str:
-    return markdown.render(body, images=settings.markdown_images, new_tab=settings.links_new_tab)
+    return markdown.render(
+        body, images=settings.markdown_images, new_tab=settings.links_new_tab,
+        raw_html=settings.markdown_raw_html,
+    )  # fmt: skip
 
 
 def public(row: Any, *, placeholder: bool = False) -> Comment:

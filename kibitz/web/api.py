@@ -42,6 +42,7 @@ from kibitz.services import votes as vote_service
 from kibitz.services.errors import Forbidden, Unauthorized, UnsupportedMediaType
 from kibitz.settings import origin_of
 from kibitz.web import reader as rd
+from kibitz.web.conditional import none_match
 
 JSON = "application/json"
 ERRORS = {
@@ -56,7 +57,7 @@ ERRORS = {
 def cached(request: Request[Any, Any, Any], entry: Entry) -> Response[bytes]:
     """The body, or 304 when the client already has it; clients must revalidate."""
     headers = {"ETag": entry.etag, "Cache-Control": "no-cache", "Vary": "Origin"}
-    if entry.etag in request.headers.get("if-none-match", ""):
+    if none_match(request.headers.get("if-none-match", ""), entry.etag):
         return Response(b"", status_code=304, headers=headers)
     return Response(entry.body, media_type=JSON, headers=headers)
 
