@@ -115,6 +115,22 @@ def render(settings: Settings, body: str) -> str:
     )  # fmt: skip
 
 
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def render_new(settings: Settings, body: str) -> str:
+    """A new or edited comment's HTML; refused when nothing would show, as when the body
+    is only raw HTML that rendering leaves out."""
+    html = render(settings, body)
+    if not _TAG_RE.sub("", html).strip():
+        raise Invalid(
+            "nothing_to_show",
+            "Nothing of this comment would show (HTML is left out): write some text.",
+            "body",
+        )
+    return html
+
+
 def public(row: Any, *, placeholder: bool = False) -> Comment:
     """The comment as its author may see it; with ``placeholder``, as a thread shows a
     comment that is not published but has replies: "[deleted]", without name or text."""
@@ -212,7 +228,7 @@ async def create(
     wants_mail = data.notify != "none" or data.notify_replies
     if wants_mail and email is None:
         raise Invalid("required", "Give your e-mail address to be notified.", "author_email")
-    html = render(s, body)  # outside the write transaction: rendering is the slow part
+    html = render_new(s, body)  # outside the write transaction: rendering is the slow part
     token = new_token()
     created = at or thread_service.now()
     digest = policies.body_hash(body)
@@ -459,7 +475,7 @@ async def edit(
     and the new text goes through the content checks again: an edit that adds what a new
     comment would be held for takes a published comment back to the queue."""
     body = check_body(kb.settings, data.body)
-    html = render(kb.settings, body)
+    html = render_new(kb.settings, body)
     when = at or thread_service.now()
     who = who or Reader()
     offensive = await offensive_model.score(body)
