@@ -3,6 +3,7 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from kibitz import reference
 from kibitz.db.tables import campaign_totals, ledger
 from kibitz.services import campaigns as camp
-from kibitz.services import funding
+from kibitz.services import funding, funding_reports
 from kibitz.services import ledger as led
 from kibitz.services.errors import Conflict, Invalid, NotFound
 from tests.funding_factories import JUNE, give, make_campaign
@@ -109,6 +110,72 @@ async def test_default_milestones_are_zero_half_and_goal(kb: Any) -> None:
     assert changed.milestones == (0, 500000, 1000000)
     custom = await camp.update(kb, "support", camp.CampaignUpdate(milestones=(0, 100000, 1000000)))
     assert custom.milestones == (0, 100000, 1000000)
+
+
+async def test_a_new_goal_holds_from_its_month_and_earlier_months_keep_theirs(kb: Any) -> None:
+    c = await make_campaign(kb, goal=500000)
+    await give(kb, c, 166000)
+    july, august = utc(2021, 7, 10), utc(2021, 8, 20)
+    await camp.update(kb, "support", camp.CampaignUpdate(goal=750000), now=july)
+
+    async def bar(period: str, now: datetime = august) -> funding.Bar:
+        shown = await funding.bar(kb, "support", period, now=now)
+        assert shown is not None
+        return shown
+
+    june = await bar("2021-06")
+    assert june.sentence == "1,660 $ raised of 5,000 $ goal, June 2021"
+    assert [t.label for t in june.ticks] == ["0 $", "2,500 $", "5,000 $"]
+    assert (await bar("2021-07")).goal_label == "7,500 $"
+    assert (await bar("2021-08")).goal_label == "7,500 $"
+    current = await funding.bar(kb, "support", now=july)
+    assert current is not None and current.sentence == "0 $ raised of 7,500 $ goal, July 2021"
+    # changed again in the same month: that month's goal is replaced, June's stays
+    await camp.update(kb, "support", camp.CampaignUpdate(milestones=(0, 6000_00, 8000_00),
+                                                         goal=8000_00), now=july)  # fmt: skip
+    assert [t.label for t in (await bar("2021-07")).ticks] == ["0 $", "6,000 $", "8,000 $"]
+    assert (await bar("2021-06")).goal == 500000
+    history = await funding.history(kb, "support", now=august)
+    assert [(b.period.key, b.goal) for b in history] == [
+        ("2021-08", 800000), ("2021-07", 800000), ("2021-06", 500000)]  # fmt: skip
+    rows = await funding_reports.monthly(kb, "support", now=august)
+    assert [(r.key, r.goal) for r in rows] == [
+        ("2021-06", 500000), ("2021-07", 800000), ("2021-08", 800000)]  # fmt: skip
+
+
+async def test_a_fixed_campaigns_goal_is_its_one_periods_goal(kb: Any) -> None:
+    await make_campaign(kb, "drive", period="fixed", start=date(2021, 6, 1),
+                        end=date(2021, 6, 30))  # fmt: skip
+    await camp.update(kb, "drive", camp.CampaignUpdate(goal=900000), now=utc(2021, 6, 20))
+    shown = await funding.bar(kb, "drive", now=utc(2021, 6, 20))
+    assert shown is not None and shown.goal == 900000
+
+
+async def test_card_minimums_are_checked_when_a_campaign_is_set(kb: Any) -> None:
+    with pytest.raises(
+        Invalid, match=re.escape("at least 0.50 $: card payments in USD")
+    ) as refused:
+        await make_campaign(kb, min_amount=20, suggested_amounts=(500,))
+    assert refused.value.field == "min"
+    await make_campaign(kb)
+    with pytest.raises(Invalid, match=re.escape("at least 0.30 £")):
+        await make_campaign(kb, "pounds", currency="GBP", min_amount=25)
+    with pytest.raises(Invalid, match=re.escape("at least 0.50 $")):
+        await camp.update(kb, "support", camp.CampaignUpdate(min_amount=49))
+    with pytest.raises(Invalid, match=re.escape("steps of 0.010 KWD")):
+        await make_campaign(kb, "dinar", currency="KWD", suggested_amounts=(5000, 7125))
+    # defaults fit the floor even where an everyday unit is below it
+    forint = await make_campaign(kb, "forint", currency="HUF")
+    assert forint.min_amount >= 17500 and min(forint.suggested_amounts) >= forint.min_amount
+
+
+async def test_a_donors_name_follows_their_latest_gift(kb: Any) -> None:
+    c = await make_campaign(kb)
+    await give(kb, c, 1000, donor_email="ada@example.org", donor_name="Ada Byron")
+    await give(kb, c, 1000, donor_email="Ada@Example.org", donor_name="Ada Lovelace")
+    await give(kb, c, 1000, donor_email="ada@example.org")  # no name given: kept
+    [donor] = await funding_reports.donors_report(kb)
+    assert (donor.name, donor.gifts) == ("Ada Lovelace", 3)
 
 
 async def test_the_counting_rule_with_refunds_chargebacks_and_adjustments(kb: Any) -> None:

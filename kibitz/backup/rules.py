@@ -86,6 +86,7 @@ RULES: dict[str, Export | Exclude] = {
     "audit_log": Export(),
     # -- reader funding
     "campaigns": Export(),
+    "campaign_goals": Export(),
     "donors": Export(),
     "ledger_entries": Export(),
     "campaign_totals": Export(),

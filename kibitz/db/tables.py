@@ -316,6 +316,25 @@ campaigns = Table(
     CheckConstraint("length(slug) > 0", name="slug_not_empty"),
 )
 
+# Each period's goal: the goal (and ticks) of a period is the latest row effective at the
+# period's start, so changing a goal leaves the months before it as they were. A change made
+# during a month takes effect from that month. campaigns.goal and campaigns.milestones are the
+# current ones, written in the same transaction. The currency is the campaign's (fixed).
+campaign_goals = Table(
+    "campaign_goals",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    # the start of the first period this goal is for (UTC)
+    Column("effective_from", UTCDateTime, nullable=False),
+    Column("goal", BigInteger, nullable=False),
+    # minor units, comma-separated; NULL means the default ticks 0, half and goal
+    Column("milestones", String(500), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("campaign_id", "effective_from", name="uq_campaign_goals_campaign_from"),
+    CheckConstraint("goal > 0", name="goal_positive"),
+)
+
 # who gave: private, never shown; kept apart from the ledger so it can be corrected or erased
 donors = Table(
     "donors",
@@ -484,9 +503,12 @@ provider_events = Table(
     # the payment a deferred reversal waits for
     Column("waits_for", String(200), nullable=True),
     Column("payload", Text, nullable=True),
+    # why an event needs a person (money the provider took that kibitz could not record)
+    Column("reason", Text, nullable=True),
     UniqueConstraint("provider", "event_id", name="uq_provider_events_provider_event"),
     CheckConstraint(
-        "outcome IN ('applied', 'ignored', 'deferred', 'resolved')", name="outcome_known"
+        "outcome IN ('applied', 'ignored', 'deferred', 'resolved', 'needs_attention', 'handled')",
+        name="outcome_known",
     ),
 )
 Index("ix_provider_events_waits_for", provider_events.c.waits_for)

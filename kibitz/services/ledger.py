@@ -178,13 +178,15 @@ def _insert(conn: Connection, values: dict[str, Any]) -> int | None:
 
 
 def donor_id(conn: Connection, email: str | None, name: str | None, now: datetime) -> int | None:
-    """The donor with this address (made on first sight); None for a gift without one."""
+    """The donor with this address (made on first sight); None for a gift without one. A
+    later gift that gives a name updates it: people correct a typo or change their name."""
     key = email_key(email) if email else None
+    name = " ".join(name.split())[:200] if name else None
     if key:
         row = conn.execute(sa.select(donors.c.id, donors.c.name).where(donors.c.email_key == key))
         found = row.first()
         if found is not None:
-            if name and not found.name:
+            if name and name != found.name:
                 conn.execute(sa.update(donors).where(donors.c.id == found.id).values(name=name))
             return int(found.id)
     elif not name:
