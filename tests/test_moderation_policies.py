@@ -180,11 +180,37 @@ async def test_a_form_sent_too_fast_is_spam(make_client: Any) -> None:
     client = await moderated(make_client, moderation="none", moderation_min_fill_seconds=3)
     kb = client.kb
     slow = policies.form_token(kb, at=time.time() - 20)
-    fast = (await me(client))["form_token"]  # shown just now
     assert (await post_comment(client, "Took my time", form_token=slow))["status"] == "approved"
+    fast = (await me(client))["form_token"]  # shown just now
     await post_comment(client, "Instant", form_token=fast, expect=202)
     await post_comment(client, "Forged", form_token="1.abc", expect=202)
     assert await shown(client) == ["<p>Took my time</p>"]
+
+
+async def test_a_comment_without_the_form_token_is_held_not_lost(make_client: Any) -> None:
+    """Leaving the token out does not skip the minimum fill time: the comment waits for a
+    moderator (not in spam: a widget cached from before tokens still reaches someone)."""
+    client = await moderated(make_client, moderation="none", moderation_min_fill_seconds=3)
+    kb = client.kb
+    held = await post_comment(client, "No token at all", expect=202)
+    assert held["status"] == "pending"
+    assert [c["body_html"] for c in (await me(client))["pending"]] == ["<p>No token at all</p>"]
+    reasons = await kb.db.read(
+        lambda c: c.exec_driver_sql(
+            f"SELECT status, held_for FROM comments WHERE id = {held['id']}"
+        ).one()
+    )
+    assert reasons[0] == "pending" and "no_form_token" in reasons[1]
+    slow = policies.form_token(kb, at=time.time() - 20)
+    assert (await post_comment(client, "With it", form_token=slow))["status"] == "approved"
+    # the author's edit of a published comment has no form token, and is not held for it
+    mine = await post_comment(client, "Edit me later", form_token=slow)
+    r = await client.patch(f"/api/v1/comments/{mine['id']}", json={"body": "Edited, fine"})
+    assert r.status_code == 200 and r.json()["status"] == "approved"
+    assert await shown(client) == ["<p>Edited, fine</p>", "<p>With it</p>"]
+    # with no minimum time, no token is needed
+    relaxed = await moderated(make_client, moderation="none", moderation_min_fill_seconds=0)
+    assert (await post_comment(relaxed, "Tokenless"))["status"] == "approved"
 
 
 async def test_the_no_javascript_form_has_the_honeypot_and_the_token(make_client: Any) -> None:

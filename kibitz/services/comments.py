@@ -179,14 +179,14 @@ def _check_parent(conn: Connection, parent_id: int | None, thread_id: int) -> An
 async def _findings(
     kb: Kibitz, *, key: str, body: str, html: str, name: str, email: str | None,
     url: str | None, parent_id: int | None, who: Reader, honeypot: str | None,
-    form_token: str | None, offensive: float | None,
+    form: tuple[float | None, bool], offensive: float | None, edit: bool = False,
 ) -> list[Finding]:  # fmt: skip
-    age, genuine = policies.form_age(kb, form_token)
+    age, genuine = form
     candidate = Candidate(
         thread=key, body=body, body_html=html, author_name=name, author_email=email,
         author_url=url, parent_id=parent_id, voter_id=who.voter_id, ip_hash=who.ip_hash,
         ip=who.ip, user_agent=who.user_agent, honeypot=honeypot, form_age=age,
-        form_token_valid=genuine, offensive=offensive,
+        form_token_valid=genuine, offensive=offensive, edit=edit,
     )  # fmt: skip
     return await asyncio.to_thread(plugins.check, kb.settings, candidate)
 
@@ -198,6 +198,8 @@ async def create(
     """Post a comment. ``checks=False`` skips moderation (the demo's and importers' own
     comments); readers' comments always go through it."""
     s = kb.settings
+    # the time taken to fill the form ends when the comment arrives, not after the checks
+    form = policies.form_age(kb, data.form_token)
     key = thread_service.check_key(data.thread)
     body = check_body(s, data.body)
     name, email, url = check_author(s, data.author_name, data.author_email, data.author_url)
@@ -220,7 +222,7 @@ async def create(
         findings = await _findings(
             kb, key=key, body=body, html=html, name=name, email=email, url=url,
             parent_id=data.parent_id, who=who, honeypot=data.honeypot,
-            form_token=data.form_token, offensive=offensive,
+            form=form, offensive=offensive,
         )  # fmt: skip
 
     def tx(conn: Connection) -> Any:
@@ -461,7 +463,7 @@ async def edit(
     findings = await _findings(
         kb, key=key_now, body=body, html=html, name=before.author_name,
         email=before.author_email, url=before.author_url, parent_id=before.parent_id, who=who,
-        honeypot=None, form_token=None, offensive=offensive,
+        honeypot=None, form=(None, True), offensive=offensive, edit=True,
     )  # fmt: skip
     held = policies.Verdict("pending" if findings else "approved", findings, "")
     if any(f.action == "spam" for f in findings):
