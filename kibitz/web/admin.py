@@ -230,7 +230,8 @@ async def reader_erase(request: Request[Any, Any, Any]) -> Response[Any]:
     text = (
         f"Erased: {done.comments} comments ({done.deleted} deleted, {done.anonymised} "
         f"anonymised), {done.votes} votes, {done.reports} reports, "
-        f"{done.subscriptions} subscriptions, {done.mails} mails."
+        f"{done.subscriptions} subscriptions, {done.mails} mails; {done.gifts} gifts kept as "
+        "amounts only."
     )
     return _back("/admin/readers", notice=text)
 
