@@ -255,6 +255,20 @@ async def test_moderators_export_and_erase_from_the_dashboard(make_client: Any) 
         admin, "/admin/readers/export", {"email": VICTIM}, page="/admin/readers", expect=200
     )
     assert r.json()["comments"][0]["text"] == f"Hello {MARK}"
+    # the download is in the audit log: who, when, about whom (a keyed hash, not the address)
+    log = await admin.get("/admin/audit", params={"action": "export_reader"}, headers={
+        "accept": "text/html"})  # fmt: skip
+    assert "export_reader" in log.text and "Admin" in log.text
+    assert VICTIM.lower() not in log.text.lower() and NAME not in log.text
+    [(target, after)] = await admin.kb.db.read(
+        lambda c: c.execute(
+            sa.select(audit_log.c.target, audit_log.c.after).where(
+                audit_log.c.action == "export_reader"
+            )
+        ).all()
+    )
+    assert target == rights.audit_target(admin.kb, VICTIM.lower())
+    assert json.loads(after) == {"comments": 1, "gifts": 0}
     refused = await submit(
         admin,
         "/admin/readers/erase",
@@ -267,6 +281,12 @@ async def test_moderators_export_and_erase_from_the_dashboard(make_client: Any) 
         admin, "/admin/readers/erase", {"email": VICTIM, "confirm": "erase"}, page="/admin/readers"
     )
     assert await admin.kb.db.read(lambda c: traces(c, [VICTIM, NAME, MARK])) == []
+    erased = await admin.kb.db.read(
+        lambda c: c.execute(
+            sa.select(audit_log.c.target).where(audit_log.c.action == "erase")
+        ).scalar_one()
+    )
+    assert erased == target  # the download and the erasure name the same reader
 
 
 # -- donors: an address that only gave money

@@ -187,7 +187,14 @@ def _donations(conn: Connection, key: str) -> dict[str, Any]:
     }
 
 
-async def export(kb: Kibitz, email: str) -> dict[str, Any]:
+def audit_target(kb: Kibitz, key: str) -> str:
+    """How the audit log names a reader: a keyed hash, never the address (the same address
+    gives the same name, so a moderator's download and an erasure can be matched)."""
+    return f"reader:{kb.signer.keyed_hash('audit', key)[:16]}"
+
+
+async def export(kb: Kibitz, email: str, actor: audit.Actor | None = None) -> dict[str, Any]:
+    """Everything about the address. ``actor``: a moderator downloads it, which is logged."""
     key = email_key(email)
 
     def read(conn: Connection) -> dict[str, Any]:
@@ -283,7 +290,18 @@ async def export(kb: Kibitz, email: str) -> dict[str, Any]:
             "donations": _donations(conn, key),
         }
 
-    return await kb.db.read(read)
+    data: dict[str, Any] = await kb.db.read(read)
+    if actor is not None:
+        counts = {
+            "comments": len(data["comments"]),
+            "gifts": len(data["donations"]["gifts"]),
+        }
+        await kb.db.write(
+            lambda conn: audit.record(
+                conn, actor, "export_reader", audit_target(kb, key), after=counts
+            )
+        )
+    return data
 
 
 @dataclass
@@ -428,7 +446,7 @@ async def erase(kb: Kibitz, email: str, actor: audit.Actor) -> Erased:
             conn,
             actor,
             "erase",
-            f"reader:{kb.signer.keyed_hash('audit', key)[:16]}",
+            audit_target(kb, key),
             after=asdict(out),
             now=now,
         )

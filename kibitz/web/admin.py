@@ -215,7 +215,7 @@ async def reader_export(request: Request[Any, Any, Any]) -> Response[bytes]:
     email = data.get("email", "").strip()
     if not email:
         raise Invalid("required", "Give an e-mail address.", "email")
-    exported = await rights.export(kb, email)
+    exported = await rights.export(kb, email, me(request).actor)
     return download(exported, "kibitz-data.json")
 
 
