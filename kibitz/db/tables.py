@@ -597,6 +597,10 @@ Index("ix_comments_pinned", comments.c.thread_id, sqlite_where=_pinned, postgres
 # a thread's own pre-moderation mode (NULL: the site's setting). The new columns of existing
 # tables are checked in code: a CHECK added to a SQLite table means rebuilding the table.
 threads.append_column(Column("moderation", String(16), nullable=True))
+# what the thread changes of the site's other moderation settings (links, block lists, the
+# offensive threshold, reports to hold, the fill time): JSON checked by
+# kibitz.services.thread_policy.ThreadPolicy; NULL: nothing
+threads.append_column(Column("policy", Text, nullable=True))
 
 ROLES = ("admin", "moderator")
 

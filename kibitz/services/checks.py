@@ -31,7 +31,7 @@ def domain_blocked(host: str, blocked: list[str]) -> str | None:
     return None
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=256)
 def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
     alternatives = [re.escape(" ".join(w.split())).replace(r"\ ", r"\s+") for w in words if w]
     if not alternatives:

@@ -392,7 +392,7 @@ async def accounts_change(
 
 def router(settings: Settings) -> Router:
     """Every dashboard route behind the moderators' guard, with log-in redirects."""
-    from kibitz.web import admin_funding, admin_passages, admin_porting
+    from kibitz.web import admin_funding, admin_passages, admin_porting, admin_thread_policy
 
     return Router(
         path="/admin",
@@ -403,6 +403,7 @@ def router(settings: Settings) -> Router:
             comment_edit,
             threads_page,
             thread_settings,
+            *admin_thread_policy.ROUTES,
             reader_page,
             reader_export,
             reader_erase,

@@ -1,4 +1,5 @@
-"""donor erasure: the ledger lets a donor's words be redacted, never the money
+"""donor erasure and thread policies: the ledger lets a donor's words be redacted, never the
+money; a thread's own moderation policy
 
 Revision ID: 0010
 Revises: 0009
@@ -7,10 +8,13 @@ Until now the ledger's triggers refused every UPDATE. A reader's erasure must ta
 donor wrote on their gifts (the message, the public name); so the UPDATE trigger now lets
 through exactly that: message and public name set to NULL (and the display to anonymous, which
 a gift without a public name must have), every other column unchanged. DELETE stays refused.
+
+threads.policy: what a thread changes of the site's moderation settings (JSON; NULL: none).
 """
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
@@ -73,7 +77,11 @@ def _guard(sqlite: str, postgres: str) -> None:
 
 def upgrade() -> None:
     _guard(SQLITE_AFTER, POSTGRES_AFTER)
+    # a plain ADD COLUMN (no batch): SQLite need not rebuild the threads table for it
+    op.add_column("threads", sa.Column("policy", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    # plain ALTER TABLE (SQLite 3.35+ and PostgreSQL): a batch rebuild of threads is not needed
+    op.execute("ALTER TABLE threads DROP COLUMN policy")
     _guard(SQLITE_BEFORE, POSTGRES_BEFORE)
