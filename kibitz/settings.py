@@ -210,7 +210,9 @@ class Settings:
         "characters) by anyone; 0 turns the check off.",
     )
     moderation_min_fill_seconds: int = _s(
-        3, "A comment sent sooner than this after its form was shown is taken for spam."
+        3,
+        "A comment sent sooner than this after its form was shown is taken for spam; one sent "
+        "without the form's token is held for a moderator. 0 turns both off.",
     )
     moderation_offensive_threshold: int = _s(
         90,

@@ -129,3 +129,42 @@ async def test_goals_per_period_start_from_each_campaigns_goal(empty_database: s
         assert row.effective_from == datetime(2021, 6, 1, tzinfo=UTC)
     finally:
         await db.dispose()
+
+
+def _ledger_guards(conn: Connection) -> list[str]:
+    """The ledger's triggers as the database keeps them (SQLite: their SQL; PostgreSQL: the
+    function's body)."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' "
+            "AND tbl_name = 'ledger_entries' ORDER BY name"
+        )
+        return [r[0] for r in rows]
+    rows = conn.exec_driver_sql(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'ledger_entries_append_only'"
+    )
+    return [r[0] for r in rows]
+
+
+async def test_the_ledger_guards_after_migrating_are_the_declared_ones(
+    empty_database: str,
+) -> None:
+    """Triggers are outside what the comparison above sees: a database migrated to head must
+    guard the ledger exactly as a new one does (a ledger column added without updating the
+    trigger in a migration fails here)."""
+    from kibitz.db.tables import LEDGER_GUARDS
+
+    db = Database(empty_database)
+    try:
+        await migrate.upgrade(db)
+        found = await db.run(_ledger_guards)
+        declared = LEDGER_GUARDS["sqlite" if db.is_sqlite else "postgresql"]
+        if db.is_sqlite:
+            assert sorted(found) == sorted(s for s in declared if s.startswith("CREATE TRIGGER"))
+        else:
+            [body] = found
+            assert f"$${body}$$" in declared[0]
+        await migrate.downgrade(db, "0012")
+        assert await db.run(_ledger_guards) != found  # the check can fail
+    finally:
+        await db.dispose()

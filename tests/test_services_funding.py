@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from kibitz import reference
-from kibitz.db.tables import campaign_totals, ledger
+from kibitz.db.tables import LEDGER_REDACTABLE, campaign_totals, ledger
 from kibitz.services import campaigns as camp
 from kibitz.services import funding, funding_reports
 from kibitz.services import ledger as led
@@ -246,6 +246,50 @@ async def test_the_ledger_is_append_only_in_the_database(kb: Any) -> None:
         with pytest.raises((IntegrityError, DBAPIError), match="append-only"):
             await kb.db.write(lambda conn, sql=sql: conn.execute(sql))
     assert await raised(kb) == 2500
+
+
+def _other_value(column: sa.Column[Any]) -> Any:
+    """A value unlike any the test's entry holds in this column."""
+    if isinstance(column.type, sa.Integer):  # BigInteger too
+        return 987654321
+    if isinstance(column.type, sa.String):
+        return "ZZZ"
+    return datetime(2000, 1, 1, tzinfo=UTC)
+
+
+async def test_only_a_donors_words_may_be_taken_out_of_the_ledger(kb: Any) -> None:
+    """Erasure redacts a donor's message and public name; the database refuses every other
+    change, to any column (a new column is covered the day it is added), and refuses to put
+    words back."""
+    c = await make_campaign(kb)
+    gift = await give(kb, c, 2500, donor_email="ada@example.org", donor_name="Ada L.",
+                      public_name="Ada", message="For the reporters")  # fmt: skip
+    assert gift is not None
+    for column in ledger.columns:
+        if column.name in LEDGER_REDACTABLE:
+            continue
+        change = sa.update(ledger).values({column.name: _other_value(column)})
+        with pytest.raises((IntegrityError, DBAPIError), match="append-only"):
+            await kb.db.write(lambda conn, sql=change: conn.execute(sql))
+    for words in ({"message": "Other words"}, {"public_name": "Eve"}):
+        change = sa.update(ledger).values(words)
+        with pytest.raises((IntegrityError, DBAPIError), match="append-only"):
+            await kb.db.write(lambda conn, sql=change: conn.execute(sql))
+    entry = await kb.db.read(lambda conn: led.get(conn, gift))
+    assert entry.donor_id is not None
+    await kb.db.write(lambda conn: led.redact_donor(conn, entry.donor_id))
+    after = await kb.db.read(lambda conn: led.get(conn, gift))
+    assert (after.message, after.public_name) == (None, None)
+    shown = sa.select(ledger.c.display).where(ledger.c.id == gift)
+    assert await kb.db.read(lambda conn: conn.execute(shown).scalar_one()) == "anonymous"
+    assert (after.donor_email, after.donor_name) == (None, None)
+    assert (after.amount, after.counted_amount, after.occurred_at, after.donor_id) == (
+        entry.amount, entry.counted_amount, entry.occurred_at, entry.donor_id)  # fmt: skip
+    assert await raised(kb) == 2500
+    for words in ({"message": "For the reporters"}, {"display": "name", "public_name": "Ada"}):
+        back = sa.update(ledger).values(words)
+        with pytest.raises((IntegrityError, DBAPIError), match="append-only"):
+            await kb.db.write(lambda conn, sql=back: conn.execute(sql))
 
 
 async def test_the_database_refuses_entries_that_break_the_rules(kb: Any) -> None:

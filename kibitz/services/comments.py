@@ -28,7 +28,14 @@ from kibitz.models import (
 )
 from kibitz.plugins import Candidate, Finding
 from kibitz.security import hash_token, new_token
-from kibitz.services import bans, moderator_alerts, passages, policies, subscriptions
+from kibitz.services import (
+    bans,
+    moderator_alerts,
+    passages,
+    policies,
+    subscriptions,
+    thread_policy,
+)
 from kibitz.services import offensive as offensive_model
 from kibitz.services import threads as thread_service
 from kibitz.services.addresses import check_email
@@ -196,18 +203,18 @@ def _check_parent(conn: Connection, parent_id: int | None, thread_id: int) -> An
 
 
 async def _findings(
-    kb: Kibitz, *, key: str, body: str, html: str, name: str, email: str | None,
+    kb: Kibitz, settings: Settings, *, key: str, body: str, html: str, name: str, email: str | None,
     url: str | None, parent_id: int | None, who: Reader, honeypot: str | None,
-    form_token: str | None, offensive: float | None,
+    form: tuple[float | None, bool], offensive: float | None, edit: bool = False,
 ) -> list[Finding]:  # fmt: skip
-    age, genuine = policies.form_age(kb, form_token)
+    age, genuine = form
     candidate = Candidate(
         thread=key, body=body, body_html=html, author_name=name, author_email=email,
         author_url=url, parent_id=parent_id, voter_id=who.voter_id, ip_hash=who.ip_hash,
         ip=who.ip, user_agent=who.user_agent, honeypot=honeypot, form_age=age,
-        form_token_valid=genuine, offensive=offensive,
+        form_token_valid=genuine, offensive=offensive, edit=edit,
     )  # fmt: skip
-    return await asyncio.to_thread(plugins.check, kb.settings, candidate)
+    return await asyncio.to_thread(plugins.check, settings, candidate)
 
 
 async def create(
@@ -217,6 +224,8 @@ async def create(
     """Post a comment. ``checks=False`` skips moderation (the demo's and importers' own
     comments); readers' comments always go through it."""
     s = kb.settings
+    # the time taken to fill the form ends when the comment arrives, not after the checks
+    form = policies.form_age(kb, data.form_token)
     key = thread_service.check_key(data.thread)
     body = check_body(s, data.body)
     name, email, url = check_author(s, data.author_name, data.author_email, data.author_url)
@@ -236,10 +245,12 @@ async def create(
     offensive = await offensive_model.score(body)
     findings: list[Finding] = []
     if checks:
+        # the site's settings, with the thread's own policy over them
+        settings = await kb.db.read(lambda conn: thread_policy.settings_for(conn, s, key))
         findings = await _findings(
-            kb, key=key, body=body, html=html, name=name, email=email, url=url,
+            kb, settings, key=key, body=body, html=html, name=name, email=email, url=url,
             parent_id=data.parent_id, who=who, honeypot=data.honeypot,
-            form_token=data.form_token, offensive=offensive,
+            form=form, offensive=offensive,
         )  # fmt: skip
 
     def tx(conn: Connection) -> Any:
@@ -485,10 +496,13 @@ async def edit(
 
     before = await kb.db.read(read)
     key_now = await kb.db.read(lambda conn: thread_service.key_of(conn, before.thread_id))
+    settings = await kb.db.read(
+        lambda conn: thread_policy.settings_by_id(conn, kb.settings, before.thread_id)
+    )
     findings = await _findings(
-        kb, key=key_now, body=body, html=html, name=before.author_name,
+        kb, settings, key=key_now, body=body, html=html, name=before.author_name,
         email=before.author_email, url=before.author_url, parent_id=before.parent_id, who=who,
-        honeypot=None, form_token=None, offensive=offensive,
+        honeypot=None, form=(None, True), offensive=offensive, edit=True,
     )  # fmt: skip
     held = policies.Verdict("pending" if findings else "approved", findings, "")
     if any(f.action == "spam" for f in findings):

@@ -216,7 +216,7 @@ async def reader_export(request: Request[Any, Any, Any]) -> Response[bytes]:
     email = data.get("email", "").strip()
     if not email:
         raise Invalid("required", "Give an e-mail address.", "email")
-    exported = await rights.export(kb, email)
+    exported = await rights.export(kb, email, me(request).actor)
     return download(exported, "kibitz-data.json")
 
 
@@ -231,7 +231,8 @@ async def reader_erase(request: Request[Any, Any, Any]) -> Response[Any]:
     text = (
         f"Erased: {done.comments} comments ({done.deleted} deleted, {done.anonymised} "
         f"anonymised), {done.votes} votes, {done.reports} reports, "
-        f"{done.subscriptions} subscriptions, {done.mails} mails."
+        f"{done.subscriptions} subscriptions, {done.mails} mails; {done.gifts} gifts kept as "
+        "amounts only."
     )
     return _back("/admin/readers", notice=text)
 
@@ -392,7 +393,13 @@ async def accounts_change(
 
 def router(settings: Settings) -> Router:
     """Every dashboard route behind the moderators' guard, with log-in redirects."""
-    from kibitz.web import admin_funding, admin_mail, admin_passages, admin_porting
+    from kibitz.web import (
+        admin_funding,
+        admin_mail,
+        admin_passages,
+        admin_porting,
+        admin_thread_policy,
+    )
 
     return Router(
         path="/admin",
@@ -403,6 +410,7 @@ def router(settings: Settings) -> Router:
             comment_edit,
             threads_page,
             thread_settings,
+            *admin_thread_policy.ROUTES,
             reader_page,
             reader_export,
             reader_erase,
