@@ -57,8 +57,11 @@ def context(kb: Kibitz, **extra: Any) -> dict[str, Any]:
 # -- the bar as data and as an image
 
 
-async def _json_entry(kb: Kibitz, slug: str | None, period: str | None) -> Entry:
+async def _json_entry(
+    request: Request[Any, Any, Any], slug: str | None, period: str | None
+) -> Entry:
     """The bar's JSON, cached until the campaign's ledger changes (or the day does)."""
+    kb = rd.kibitz(request)
     now = _now()
     scope = camp.scope(slug) if slug else camp.FEATURED_SCOPE
     variant = ("json", period or "", now.astimezone(camp.zone(kb.settings.time_zone)).date())
@@ -69,7 +72,15 @@ async def _json_entry(kb: Kibitz, slug: str | None, period: str | None) -> Entry
     shown = await funding.bar(kb, slug, period, now)
     if shown is None:
         raise NotFound("no_campaign", "There is no campaign to show.")
-    entry = Entry.of(msgspec.json.encode(shown.as_json(kb.settings.public_url)))
+    data = shown.as_json(kb.settings.public_url)
+    # the bar as kibitz's own pages show it, with absolute links: the widget shows it as is
+    engine = request.app.template_engine
+    assert engine is not None  # the app is made with its templates (kibitz/app.py)
+    template = engine.get_template("_funding_bar.html")
+    base = kb.settings.public_url.rstrip("/")
+    data["html"] = template.render(bar=shown, funding_links=True, donate_link=True, base=base)
+    data["html"] = data["html"].strip()
+    entry = Entry.of(msgspec.json.encode(data))
     kb.cache.put(scope, variant, entry, generation)
     return entry
 
@@ -77,8 +88,9 @@ async def _json_entry(kb: Kibitz, slug: str | None, period: str | None) -> Entry
 _BAR_DOC = (
     "Everything the funding bar shows, formatted in the site's locale: the ticks with their "
     "positions (0-1), the raised amount, the goal, the period label, the accessible sentence "
-    "and the ARIA values. Amounts are integers of the currency's minor unit. Answers 304 to "
-    "a matching If-None-Match."
+    "and the ARIA values. Amounts are integers of the currency's minor unit. `html` is the "
+    "bar as kibitz's own pages render it (with absolute links, and a Donate link), which the "
+    "widget shows as is. Answers 304 to a matching If-None-Match."
 )
 
 
@@ -92,7 +104,7 @@ _BAR_DOC = (
 async def featured_bar(
     request: Request[Any, Any, Any], period: FromQuery[str | None] = None
 ) -> Response[bytes]:
-    return cached(request, await _json_entry(rd.kibitz(request), None, period))
+    return cached(request, await _json_entry(request, None, period))
 
 
 @get(
@@ -105,7 +117,7 @@ async def featured_bar(
 async def campaign_bar(
     request: Request[Any, Any, Any], slug: FromPath[str], period: FromQuery[str | None] = None
 ) -> Response[bytes]:
-    return cached(request, await _json_entry(rd.kibitz(request), slug, period))
+    return cached(request, await _json_entry(request, slug, period))
 
 
 @get("/funding/{name:str}", include_in_schema=False)
