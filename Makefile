@@ -53,7 +53,7 @@ bench-quick: setup wrk
 ## from kibitz.db ("Support" leads to kibitz's donation page; set KIBITZ_SUPPORT_URL to change)
 run: setup $(if $(NPM),$(WIDGET))
 	KIBITZ_SITE_NAME="$${KIBITZ_SITE_NAME:-SouthFront}" $(BIN)/kibitz demo
-	KIBITZ_SITE_NAME="$${KIBITZ_SITE_NAME:-SouthFront}" $(BIN)/kibitz serve
+	KIBITZ_SITE_NAME="$${KIBITZ_SITE_NAME:-SouthFront}" KIBITZ_LIVE_IDLE_SECONDS="$${KIBITZ_LIVE_IDLE_SECONDS:-999999999}" $(BIN)/kibitz serve
 
 ## the whole suite, on SQLite and PostgreSQL, in parallel
 test: setup node_modules browser

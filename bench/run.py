@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import shlex
 import shutil
 import statistics
@@ -33,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ceiling, data, isso_server, machine, report, wrk
+from bench import ceiling, data, isso_server, machine, report, scenarios, wrk
 from bench.scenarios import LOADS, SCENARIOS, kibitz_read
 from bench.servers import Server, free_port, running
 from bench.wrk import Load, Request
@@ -147,7 +146,7 @@ def kibitz_env(database_url: str, port: int, workers: int, **extra: str) -> dict
     """The settings a publisher sets for production (README), on loopback."""
     return {
         "KIBITZ_ENV": "production",
-        "KIBITZ_SECRET_KEY": secrets.token_urlsafe(48),
+        "KIBITZ_SECRET_KEY": scenarios.SECRET_KEY,
         "KIBITZ_PUBLIC_URL": "https://comments.bench.test",
         "KIBITZ_ALLOWED_ORIGINS": data.SITE,
         "KIBITZ_DATABASE_URL": database_url,

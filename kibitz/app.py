@@ -181,6 +181,7 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
             allow_headers=[
                 "Content-Type",
                 "X-Kibitz-Edit-Token",
+                "X-Kibitz-Reader",
                 "If-None-Match",
                 "Last-Event-ID",
             ],

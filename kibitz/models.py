@@ -187,6 +187,15 @@ class Ban(Struct):
     until: datetime | None
 
 
+class GuestForm(Struct, frozen=True):
+    """What the site asks of a guest who comments (settings require_name, require_email,
+    allow_website), for the widget to build its form the way the server will judge it."""
+
+    require_name: bool
+    require_email: bool
+    allow_website: bool
+
+
 class Me(Struct):
     """The reader's own state in a thread: never cached, never shown to anyone else."""
 
@@ -195,6 +204,9 @@ class Me(Struct):
     pending: list[Comment]
     # send back as NewComment.form_token (the minimum time to fill the form)
     form_token: str
+    # the signed voter id: send it as X-Kibitz-Reader where the browser keeps no cookies
+    reader: str
+    guest: GuestForm
     ban: Ban | None = None
 
 

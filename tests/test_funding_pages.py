@@ -71,6 +71,12 @@ async def test_the_json_twin_has_everything_the_widget_draws(make_client: Any) -
                            "valuetext": bar["sentence"]}  # fmt: skip
     assert (bar["fill"], bar["percent"], bar["exceeded"]) == (0.332, 33, False)
     assert bar["campaign"]["donate_url"] == "http://127.0.0.1:8000/donate?campaign=southfront"
+    # the bar as the page draws it, for the widget to show as is: links that work elsewhere
+    html = bar["html"]
+    assert html.startswith('<section class="kb-funding"') and 'role="progressbar"' in html
+    assert 'aria-valuetext="1,660 $ raised of 5,000 $ goal, June 2021"' in html
+    assert '<a href="http://127.0.0.1:8000/funding/southfront">About this campaign</a>' in html
+    assert '<a href="http://127.0.0.1:8000/donate?campaign=southfront">Donate</a>' in html
     assert bar["campaign"]["image_url"] == "http://127.0.0.1:8000/funding/southfront.svg"
     assert "email" not in response.text and "@" not in response.text
     assert (await client.get("/api/v1/funding")).json() == bar  # the featured campaign

@@ -441,6 +441,7 @@ async def test_banned_readers_cannot_vote_or_report(make_client: Any, kind: str)
     await bans.ban(author.kb, audit.SYSTEM, bans.BanRequest(kinds=(kind,), comment_id=theirs["id"]))
     if kind == "ip":
         troll = reader_at(author.kb, "203.0.113.7")  # any browser at that address
+        await me(troll)  # the widget has named them
     r = await troll.post(f"/api/v1/comments/{target['id']}/vote", json={"value": -1})
     assert r.status_code == 403 and r.json()["error"]["code"] == "banned"
     r = await troll.post(f"/api/v1/comments/{target['id']}/report", json={"reason": "spam"})

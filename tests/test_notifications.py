@@ -461,6 +461,7 @@ async def test_webhooks_are_signed_like_standard_webhooks(make_client: Any, smtp
             make_client, port, webhook_urls=[url], webhook_secret=f"whsec_{secret}"
         )
         posted = await post_comment(writer, "hooked")
+        await reader.get("/api/v1/me", params={"thread": THREAD})  # as the widget does first
         r = await reader.post(f"/api/v1/comments/{posted['id']}/vote", json={"value": 1})
         assert r.status_code == 200
         await worker.drain()

@@ -86,11 +86,15 @@ def check_body(settings: Settings, body: str) -> str:
 
 
 def check_author(
-    settings: Settings, name: str | None, email: str | None, url: str | None
-) -> tuple[str, str | None, str | None]:
+    settings: Settings, name: str | None, email: str | None, url: str | None,
+    *, guest_rules: bool = True,
+) -> tuple[str, str | None, str | None]:  # fmt: skip
+    """The author's name, e-mail and website, checked; ``guest_rules=False`` leaves out what
+    the site asks of a guest's form (name and e-mail required, websites refused), for
+    comments that no reader typed (the demo's, imported ones)."""
     name = _clean_line(name or "")
     if not name:
-        if settings.require_name:
+        if settings.require_name and guest_rules:
             raise Invalid("required", "Please give your name.", "author_name")
         name = settings.guest_name
     if len(name) > MAX_NAME:
@@ -98,11 +102,13 @@ def check_author(
     email = check_email(
         email,
         "author_email",
-        required_message="Please give your e-mail address." if settings.require_email else None,
+        required_message=(
+            "Please give your e-mail address." if settings.require_email and guest_rules else None
+        ),
     )
     url = (url or "").strip() or None
     if url is not None:
-        if not settings.allow_website:
+        if not settings.allow_website and guest_rules:
             raise Invalid("not_allowed", "This site does not take websites.", "author_url")
         if not SCHEME_RE.match(url):
             url = "https://" + url
@@ -228,7 +234,9 @@ async def create(
     form = policies.form_age(kb, data.form_token)
     key = thread_service.check_key(data.thread)
     body = check_body(s, data.body)
-    name, email, url = check_author(s, data.author_name, data.author_email, data.author_url)
+    name, email, url = check_author(
+        s, data.author_name, data.author_email, data.author_url, guest_rules=checks
+    )
     title = thread_service.check_title(data.thread_title or "")
     page_url = thread_service.check_url(data.thread_url or "", "thread_url")
     if data.parent_id is not None and data.parent_id < 1:

@@ -57,9 +57,13 @@ def context(kb: Kibitz, **extra: Any) -> dict[str, Any]:
 # -- the bar as data and as an image
 
 
-async def _bar_entry(kb: Kibitz, slug: str | None, period: str | None, kind: str) -> Entry:
-    """The bar as JSON (``kind`` "json") or as an SVG image ("svg"), cached until the
-    campaign's ledger or goal changes (or the day does)."""
+async def _bar_entry(
+    request: Request[Any, Any, Any], slug: str | None, period: str | None, kind: str
+) -> Entry:
+    """The bar as JSON (``kind`` "json", with the bar's HTML as kibitz's own pages show it)
+    or as an SVG image ("svg"), cached until the campaign's ledger or goal changes (or the
+    day does)."""
+    kb = rd.kibitz(request)
     now = _now()
     scope = camp.scope(slug) if slug else camp.FEATURED_SCOPE
     variant = (kind, period or "", now.astimezone(camp.zone(kb.settings.time_zone)).date())
@@ -73,7 +77,15 @@ async def _bar_entry(kb: Kibitz, slug: str | None, period: str | None, kind: str
     if kind == "svg":
         entry = Entry.of(svg.funding_bar(shown).encode("utf-8"))
     else:
-        entry = Entry.of(msgspec.json.encode(shown.as_json(kb.settings.public_url)))
+        data = shown.as_json(kb.settings.public_url)
+        # the bar as kibitz's own pages show it, with absolute links: the widget shows it as is
+        engine = request.app.template_engine
+        assert engine is not None  # the app is made with its templates (kibitz/app.py)
+        template = engine.get_template("_funding_bar.html")
+        base = kb.settings.public_url.rstrip("/")
+        html = template.render(bar=shown, funding_links=True, donate_link=True, base=base)
+        data["html"] = html.strip()
+        entry = Entry.of(msgspec.json.encode(data))
     kb.cache.put(scope, variant, entry, generation)
     return entry
 
@@ -96,8 +108,9 @@ def _svg(request: Request[Any, Any, Any], entry: Entry) -> Response[bytes]:
 _BAR_DOC = (
     "Everything the funding bar shows, formatted in the site's locale: the ticks with their "
     "positions (0-1), the raised amount, the goal, the period label, the accessible sentence "
-    "and the ARIA values. Amounts are integers of the currency's minor unit. Answers 304 to "
-    "a matching If-None-Match."
+    "and the ARIA values. Amounts are integers of the currency's minor unit. `html` is the "
+    "bar as kibitz's own pages render it (with absolute links, and a Donate link), which the "
+    "widget shows as is. Answers 304 to a matching If-None-Match."
 )
 
 
@@ -111,7 +124,7 @@ _BAR_DOC = (
 async def featured_bar(
     request: Request[Any, Any, Any], period: FromQuery[str | None] = None
 ) -> Response[bytes]:
-    return cached(request, await _bar_entry(rd.kibitz(request), None, period, "json"))
+    return cached(request, await _bar_entry(request, None, period, "json"))
 
 
 @get(
@@ -124,7 +137,7 @@ async def featured_bar(
 async def campaign_bar(
     request: Request[Any, Any, Any], slug: FromPath[str], period: FromQuery[str | None] = None
 ) -> Response[bytes]:
-    return cached(request, await _bar_entry(rd.kibitz(request), slug, period, "json"))
+    return cached(request, await _bar_entry(request, slug, period, "json"))
 
 
 @get("/funding/{name:str}", include_in_schema=False)
@@ -134,7 +147,7 @@ async def campaign_page(
     """The campaign page, or (``<slug>.svg``) the bar as an image for newsletters."""
     kb = rd.kibitz(request)
     if name.endswith(".svg"):
-        return _svg(request, await _bar_entry(kb, name.removesuffix(".svg"), period, "svg"))
+        return _svg(request, await _bar_entry(request, name.removesuffix(".svg"), period, "svg"))
     shown = await funding.bar(kb, name, period)
     assert shown is not None
     history = await funding.history(kb, name)
