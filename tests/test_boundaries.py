@@ -66,6 +66,7 @@ async def test_a_reader_sees_a_page_not_json_for_a_huge_id(client: Any) -> None:
 
 async def test_vote_and_edit_on_the_largest_possible_id_are_plain_not_found(client: Any) -> None:
     """At the edge of the range the request reaches the database, which has no such row."""
+    await client.get("/api/v1/me", params={"thread": THREAD})  # a named reader
     r = await client.post(f"/api/v1/comments/{2**63 - 1}/vote", json={"value": 1})
     assert r.status_code == 404
     r = await client.post(f"/api/v1/comments/{2**63}/vote", json={"value": 1})

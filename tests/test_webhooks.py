@@ -115,6 +115,7 @@ async def test_a_receiver_verifies_with_the_documented_snippet(
     writer = await make_client(webhook_urls=[receiver.url], webhook_secret=SECRET)
     posted = await post_comment(writer, "Signed and sealed")
     voter = await make_client(kb=writer.kb)
+    await voter.get("/api/v1/me", params={"thread": THREAD})  # named as the widget names a reader
     r = await voter.post(f"/api/v1/comments/{posted['id']}/vote", json={"value": 1})
     assert r.status_code == 200
     await Worker(writer.kb).drain()
