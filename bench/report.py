@@ -10,7 +10,8 @@ READ_SHARE = {"1": 0.70, "2": 0.70, "3": 0.50}
 ISSO_READ_FACTOR = 100
 ISSO_POST_FACTOR = 5
 GROWTH_FACTOR = 1.5
-RSS_LIMIT_MIB = 150
+RSS_LIMIT_MB = 150  # the issue's "150 MB": 150 * 10**6 bytes, not MiB
+MB = 10**6
 WIDGET_LIMIT = 15_000  # bytes, gzip, JS and CSS together
 BUSY_LOAD = 0.8
 
@@ -69,10 +70,11 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
             big["system"], f"{ratio:.2f}x", f"<= {GROWTH_FACTOR}x", ratio <= GROWTH_FACTOR,
         ))  # fmt: skip
     for s in kibitz:
-        peaks = [r["peak_rss_mib"]["max_worker"] for r in results["runs"] if r["system"] == s]
+        peaks = [r["peak_rss_bytes"]["max_worker"] for r in results["runs"] if r["system"] == s]
         if peaks:
-            out.append(_goal("peak RSS per worker", s, f"{max(peaks):.0f} MiB",
-                             f"<= {RSS_LIMIT_MIB} MiB", max(peaks) <= RSS_LIMIT_MIB))  # fmt: skip
+            peak = max(peaks)
+            out.append(_goal("peak RSS per worker", s, _mb(peak), f"<= {RSS_LIMIT_MB} MB",
+                             peak <= RSS_LIMIT_MB * MB))  # fmt: skip
     w = results["widget"]
     if "kibitz" in w:
         size = w["kibitz"]["gzip_bytes"]
@@ -83,6 +85,11 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
             out.append(_goal("(8) widget smaller than Isso's", "kibitz",
                              f"{size:,} B vs {theirs:,} B", "smaller", size < theirs))  # fmt: skip
     return out
+
+
+def _mb(size: int) -> str:
+    """Bytes in MB (10**6 bytes), with the digit that tells 150.0 from 150.1."""
+    return f"{size / MB:,.1f} MB"
 
 
 def _verdict(ok: bool | None) -> str:
@@ -174,7 +181,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"## {sid}. {scenario.title}",
             "",
             "| System | req/s | p50 ms | p99 ms | errors | bytes/response | "
-            "peak RSS/worker MiB | load |",
+            "peak RSS/worker MB | load |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for r in rows:
@@ -187,7 +194,7 @@ def markdown(results: dict[str, Any]) -> str:
             out.append(
                 f"| {r['system']}{flag} | {res['rps']:,.1f} | {_ms(lat['p50'])} | "
                 f"{_ms(lat['p99'])} | {errors:,} | {r['response_bytes']:,} | "
-                f"{r['peak_rss_mib']['max_worker']:.0f} | {r['load_average_1m']} |"
+                f"{r['peak_rss_bytes']['max_worker'] / MB:.0f} | {r['load_average_1m']} |"
             )
         requests = dict.fromkeys(f"`{r['request']}`" for r in rows)
         out += ["", "Requests: " + ", ".join(requests), ""]

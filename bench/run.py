@@ -316,13 +316,13 @@ def run_scenario(cfg: Config, t: Target, sid: str, load: Load) -> dict[str, Any]
     )  # fmt: skip
     mem = t.server.memory()
     row["result"] = result.to_dict()
-    row["peak_rss_mib"] = {"max_worker": round(mem.max_worker, 1), "total": round(mem.total, 1)}
+    row["peak_rss_bytes"] = {"max_worker": mem.max_worker, "total": mem.total}
     if bounded:
         row["limit"] = load.limit
     log(
         f"  {t.name:17} {sid}: {result.rps:9.1f} req/s  p50 {result.latency_ms['p50']:7.2f} ms"
         f"  p99 {result.latency_ms['p99']:7.2f} ms  errors {result.error_count}"
-        f"  rss {mem.max_worker:.0f} MiB"
+        f"  rss {mem.max_worker / 1e6:.0f} MB"
     )
     return row
 

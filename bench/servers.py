@@ -72,23 +72,23 @@ def _cmdline(pid: int) -> str:
 
 @dataclass
 class Memory:
-    """Peak resident memory per process of a server, in MiB."""
+    """Peak resident memory per process of a server, in bytes."""
 
-    processes: dict[int, float]
+    processes: dict[int, int]
     roles: dict[int, str]
 
     @property
-    def workers(self) -> list[float]:
+    def workers(self) -> list[int]:
         """The processes that serve requests (not a supervisor or a resource tracker)."""
         serving = [m for pid, m in self.processes.items() if self.roles.get(pid) == "worker"]
         return serving or list(self.processes.values())
 
     @property
-    def max_worker(self) -> float:
-        return max(self.workers, default=0.0)
+    def max_worker(self) -> int:
+        return max(self.workers, default=0)
 
     @property
-    def total(self) -> float:
+    def total(self) -> int:
         return sum(self.processes.values())
 
 
@@ -181,14 +181,14 @@ class Server:
                 Path(f"/proc/{pid}/clear_refs").write_text("5")
 
     def memory(self) -> Memory:
-        processes: dict[int, float] = {}
+        processes: dict[int, int] = {}
         roles: dict[int, str] = {}
         root = self.proc.pid if self.proc else -1
         for pid in self.pids():
             status = _status(pid)
             if not status:
                 continue
-            processes[pid] = _kib(status.get("VmHWM")) / 1024
+            processes[pid] = _kib(status.get("VmHWM")) * 1024
             cmd = _cmdline(pid)
             if "resource_tracker" in cmd:
                 roles[pid] = "tracker"
