@@ -134,6 +134,19 @@ def summary_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _problems(problems: list[str]) -> list[str]:
+    if not problems:
+        return []
+    return [
+        "## The harness broke: these numbers may mean nothing",
+        "",
+        "The run exited non-zero (bench/run.py `harness_problems`):",
+        "",
+        *(f"- {p}" for p in problems),
+        "",
+    ]
+
+
 def _ms(value: float) -> str:
     return f"{value:.2f}" if value < 100 else f"{value:,.0f}"
 
@@ -164,6 +177,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"{results['data']['seed']['threads']:,} threads, "
         f"{results['data']['seed']['votes']:,} votes, the same for every system",
         "",
+        *_problems(results.get("problems", [])),
         "## Goals",
         "",
         goals_table(results["goals"]),

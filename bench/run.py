@@ -12,12 +12,18 @@ kibitz as ``python bench/sse_fanout.py --base-url URL --seconds S --out FILE.jso
 once the other scenarios are done. It exits 0 and writes a JSON object; a ``"table"`` list of
 ``{"name", "value", "unit", "goal", "pass"}`` (goal and pass optional) goes into the
 Markdown, and the whole object into the JSON results.
+
+Exit status: 0 whatever the numbers say against the goals; 1 when the harness itself broke
+(``harness_problems``: a server that did not start, a scenario answered with another status
+than a correct answer has, a load without one successful response, wrk errors or non-2xx
+answers on reads). What broke is printed to stderr and put at the top of the Markdown.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import secrets
 import shlex
@@ -28,6 +34,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -286,6 +293,74 @@ class Outcome:
     widget: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # parts of the run that broke
+
+
+@contextlib.contextmanager
+def attempt(out: Outcome, what: str) -> Iterator[None]:
+    """Run one part of the benchmark (a system, the paired runs, the growth); when it breaks
+    (a server that does not start, wrk that prints nothing), say so, note it for the exit
+    status and go on with the rest."""
+    try:
+        yield
+    except Exception as e:
+        out.failures.append(f"{what}: {type(e).__name__}: {e}")
+        log(f"BROKEN {what}: {type(e).__name__}: {e}")
+
+
+# wrk's error counts that mean the harness, not the server's speed, is wrong: refused or
+# dropped connections and non-2xx/3xx answers ("status"); a timeout is a slow server
+BROKEN_ERRORS = ("connect", "read", "write", "status")
+
+
+def _answered(result: dict[str, Any]) -> int:
+    """Responses with a 2xx or 3xx status (wrk counts the others as status errors)."""
+    return int(result["requests"]) - int(result["errors"].get("status", 0))
+
+
+def _wrk_problems(what: str, result: dict[str, Any], reads: bool) -> list[str]:
+    out = []
+    if _answered(result) <= 0:
+        out.append(f"{what}: no successful response ({result['requests']} responses, "
+                   f"errors {result['errors']})")  # fmt: skip
+    elif reads:
+        bad = {k: v for k, v in result["errors"].items() if k in BROKEN_ERRORS and v}
+        if bad:
+            out.append(f"{what}: wrk errors on reads {bad} (status: non-2xx/3xx answers)")
+    return out
+
+
+def harness_problems(results: dict[str, Any]) -> list[str]:
+    """What shows that the harness itself is broken, which makes the run exit non-zero: a
+    part that could not run (a server that did not start), a scenario whose first request
+    got another status than a correct answer has, a load without one successful response,
+    wrk errors or non-2xx answers on requests that only read. Never a number against a
+    goal: slow servers, timeouts, errors while writing (the posting goal counts them)."""
+    out = list(results.get("failures", []))
+    for r in results["runs"]:
+        what = f"{r['system']} scenario {r['scenario']}"
+        if "problem" in r:
+            out.append(f"{what}: {r['problem']}")
+        out += _wrk_problems(what, r["result"], reads=not SCENARIOS[r["scenario"]].writes)
+    for p in results.get("paired", []):
+        for system, slices in p["rps"].items():
+            if not all(slices):
+                out.append(f"{system} scenario {p['scenario']} taking turns with the ceiling: "
+                           f"a slice without responses ({slices})")  # fmt: skip
+        for system, errors in p.get("errors", {}).items():
+            if any(errors):
+                out.append(f"{system} scenario {p['scenario']} taking turns with the ceiling: "
+                           f"wrk errors on reads in its slices ({errors})")  # fmt: skip
+    for g in results.get("growth", []):
+        what = f"growth {g['db']} {g['comments']:,}"
+        if g["first_status"] != 200:
+            out.append(f"{what}: answered {g['first_status']}, expected 200")
+        out += _wrk_problems(what, g["result"], reads=True)
+    for name, per_system in results.get("extras", {}).items():
+        for system, res in per_system.items():
+            if isinstance(res, dict) and "error" in res:
+                out.append(f"{name} {system}: {res['error']}")
+    return out
 
 
 def run_scenario(cfg: Config, t: Target, sid: str, load: Load) -> dict[str, Any]:
@@ -328,6 +403,11 @@ def run_scenario(cfg: Config, t: Target, sid: str, load: Load) -> dict[str, Any]
 
 
 def run_system(cfg: Config, target: str, seeds: Seeds, out: Outcome) -> None:
+    with attempt(out, target):
+        _run_system(cfg, target, seeds, out)
+
+
+def _run_system(cfg: Config, target: str, seeds: Seeds, out: Outcome) -> None:
     t = prepare(cfg, target, seeds)
     log(f"{t.name}: {shlex.join(t.server.argv)}")
     with running(t.server):
@@ -367,37 +447,43 @@ def run_paired(cfg: Config, seeds: Seeds, out: Outcome) -> None:
     the goal reads the median of the five ratios."""
     rounds = 2 if cfg.quick else 5
     slice_s = cfg.seconds if cfg.quick else 2
-    reads = [sid for sid in ("1", "2", "3") if sid in cfg.scenarios]
+    reads: list[str] = [sid for sid in ("1", "2", "3") if sid in cfg.scenarios]
     for target in (s for s in cfg.systems if s.startswith("kibitz-") and s.endswith("-2w")):
-        top = prepare(cfg, "ceiling", seeds)
-        mine = prepare(cfg, target, seeds)
-        log(f"{target} and the ceiling, taking turns")
-        with running(top.server), running(mine.server):
-            for sid in reads:
-                load = LOADS["kibitz"](sid, seeds.manifest, cfg.post_limit)
+        with attempt(out, f"{target} taking turns with the ceiling"):
+            _run_pair(cfg, seeds, target, reads, rounds, slice_s, out)
+
+
+def _run_pair(
+    cfg: Config, seeds: Seeds, target: str, reads: list[str], rounds: int, slice_s: float,
+    out: Outcome,
+) -> None:  # fmt: skip
+    top = prepare(cfg, "ceiling", seeds)
+    mine = prepare(cfg, target, seeds)
+    log(f"{target} and the ceiling, taking turns")
+    with running(top.server), running(mine.server):
+        for sid in reads:
+            load = LOADS["kibitz"](sid, seeds.manifest, cfg.post_limit)
+            for t in (top, mine):
+                t.server.wait_idle()
+                if cfg.warmup:
+                    wrk.run(t.server.base, load, seconds=cfg.warmup, connections=cfg.connections)
+            slices: dict[str, list[float]] = {"ceiling": [], target: []}
+            errors: dict[str, list[int]] = {"ceiling": [], target: []}
+            for _ in range(rounds):
                 for t in (top, mine):
                     t.server.wait_idle()
-                    if cfg.warmup:
-                        wrk.run(
-                            t.server.base, load, seconds=cfg.warmup, connections=cfg.connections
-                        )
-                slices: dict[str, list[float]] = {"ceiling": [], target: []}
-                for _ in range(rounds):
-                    for t in (top, mine):
-                        t.server.wait_idle()
-                        r = wrk.run(
-                            t.server.base, load, seconds=slice_s, connections=cfg.connections
-                        )
-                        slices["ceiling" if t is top else target].append(r.rps)
-                ratios = [
-                    k / c for c, k in zip(slices["ceiling"], slices[target], strict=True) if c
-                ]
-                median = round(statistics.median(ratios), 3)
-                row = {"system": target, "scenario": sid, "rounds": rounds, "slice_s": slice_s,
-                       "rps": slices, "ratio_median": median}  # fmt: skip
-                out.paired.append(row)
-                log(f"  {target} {sid}: {row['ratio_median']:.0%} of the ceiling "
-                    f"(ratios {', '.join(f'{x:.0%}' for x in ratios)})")  # fmt: skip
+                    r = wrk.run(t.server.base, load, seconds=slice_s, connections=cfg.connections)
+                    slices["ceiling" if t is top else target].append(r.rps)
+                    errors["ceiling" if t is top else target].append(
+                        sum(r.errors[k] for k in BROKEN_ERRORS)
+                    )
+            ratios = [k / c for c, k in zip(slices["ceiling"], slices[target], strict=True) if c]
+            median = round(statistics.median(ratios), 3)
+            row = {"system": target, "scenario": sid, "rounds": rounds, "slice_s": slice_s,
+                   "rps": slices, "errors": errors, "ratio_median": median}  # fmt: skip
+            out.paired.append(row)
+            log(f"  {target} {sid}: {row['ratio_median']:.0%} of the ceiling "
+                f"(ratios {', '.join(f'{x:.0%}' for x in ratios)})")  # fmt: skip
 
 
 def run_growth(cfg: Config, out: Outcome) -> None:
@@ -408,33 +494,38 @@ def run_growth(cfg: Config, out: Outcome) -> None:
     for size in cfg.growth_sizes:
         plan = data.growth_plan(size)
         for db in dbs:
-            if db == "sqlite":
-                path, manifest = data.build_sqlite(plan, log)
-                url = f"sqlite:///{path}"
-            else:
-                name, manifest = asyncio.run(data.build_pg(plan, cfg.pg_admin_url, log))
-                url = data.pg_dsn(cfg.pg_admin_url, name)
-            srv = kibitz_server(f"growth-{db}-{size}", url, 2, KIBITZ_CACHE_MAX_BYTES="1")
-            load = Load.of(kibitz_read(manifest.keys["read"]))
-            with running(srv):
-                srv.wait_idle()
-                status, _, body = fetch(srv.base, load.first)
-                if cfg.warmup:
-                    wrk.run(srv.base, load, seconds=cfg.warmup, connections=1)
-                result = wrk.run(srv.base, load, seconds=cfg.growth_seconds, connections=1)
-            row = {
-                "system": f"kibitz-{'pg' if db == 'postgresql' else db}-2w",
-                "db": db,
-                "comments": manifest.comments,
-                "request": f"GET {load.first.target}",
-                "first_status": status,
-                "response_bytes": len(body),
-                "result": result.to_dict(),
-                "load_average_1m": round(machine.load_average(), 2),
-            }
-            out.growth.append(row)
-            log(f"  growth {db:10} {manifest.comments:>9,}: p50 {result.latency_ms['p50']:.2f} ms"
-                f"  p99 {result.latency_ms['p99']:.2f} ms  status {status}")  # fmt: skip
+            with attempt(out, f"growth {db} {size:,}"):
+                _run_growth(cfg, plan, size, db, out)
+
+
+def _run_growth(cfg: Config, plan: data.Plan, size: int, db: str, out: Outcome) -> None:
+    if db == "sqlite":
+        path, manifest = data.build_sqlite(plan, log)
+        url = f"sqlite:///{path}"
+    else:
+        name, manifest = asyncio.run(data.build_pg(plan, cfg.pg_admin_url, log))
+        url = data.pg_dsn(cfg.pg_admin_url, name)
+    srv = kibitz_server(f"growth-{db}-{size}", url, 2, KIBITZ_CACHE_MAX_BYTES="1")
+    load = Load.of(kibitz_read(manifest.keys["read"]))
+    with running(srv):
+        srv.wait_idle()
+        status, _, body = fetch(srv.base, load.first)
+        if cfg.warmup:
+            wrk.run(srv.base, load, seconds=cfg.warmup, connections=1)
+        result = wrk.run(srv.base, load, seconds=cfg.growth_seconds, connections=1)
+    row = {
+        "system": f"kibitz-{'pg' if db == 'postgresql' else db}-2w",
+        "db": db,
+        "comments": manifest.comments,
+        "request": f"GET {load.first.target}",
+        "first_status": status,
+        "response_bytes": len(body),
+        "result": result.to_dict(),
+        "load_average_1m": round(machine.load_average(), 2),
+    }
+    out.growth.append(row)
+    log(f"  growth {db:10} {manifest.comments:>9,}: p50 {result.latency_ms['p50']:.2f} ms"
+        f"  p99 {result.latency_ms['p99']:.2f} ms  status {status}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -459,11 +550,16 @@ def main(argv: list[str] | None = None) -> int:
         seeds.isso = isso_server.seed_db(seed_path, manifest.digest, log)
         versions.update(isso_server.versions())
     out = Outcome()
-    if "ceiling" in cfg.systems:
-        capture_ceiling(cfg, seeds)
-    for target in cfg.systems:
+    systems = list(cfg.systems)
+    if "ceiling" in systems:
+        (RUN_DIR / "ceiling.json").unlink(missing_ok=True)  # never an earlier run's answers
+        with attempt(out, "capturing kibitz's answers for the ceiling"):
+            capture_ceiling(cfg, seeds)
+        if not (RUN_DIR / "ceiling.json").exists():
+            systems.remove("ceiling")
+    for target in systems:
         run_system(cfg, target, seeds, out)
-    if "ceiling" in cfg.systems:
+    if "ceiling" in systems:
         run_paired(cfg, seeds, out)
     if "7" in cfg.scenarios:
         run_growth(cfg, out)
@@ -501,14 +597,31 @@ def main(argv: list[str] | None = None) -> int:
         "paired": out.paired,
         "widget": out.widget,
         "extras": out.extras,
+        "failures": out.failures,
     }
+    return finish(results, cfg.out)
+
+
+def finish(results: dict[str, Any], name: str) -> int:
+    """The goals, the results files and the exit status: non-zero when the harness itself
+    broke (``harness_problems``), never because of a number."""
     goals = report.goals(results)
     results["goals"] = goals
+    problems = harness_problems(results)
+    results["problems"] = problems
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{cfg.out}.json").write_text(json.dumps(results, indent=1) + "\n")
-    (RESULTS / f"{cfg.out}.md").write_text(report.markdown(results))
-    log(f"wrote {RESULTS / cfg.out}.json and .md in {results['duration_s']:.0f}s")
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (RESULTS / f"{name}.md").write_text(report.markdown(results))
+    log(f"wrote {RESULTS / name}.json and .md in {results['duration_s']:.0f}s")
     print(report.goals_table(goals))
+    if problems:
+        # the numbers above come from a broken harness: fail, whatever they say
+        count = f"{len(problems)} problem{'' if len(problems) == 1 else 's'}"
+        print(f"\nbench: the harness itself broke ({count}); fix it, then measure again:",
+              file=sys.stderr)  # fmt: skip
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
     return 0
 
 

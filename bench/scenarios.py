@@ -31,6 +31,7 @@ class Scenario:
     title: str
     expect: int  # the status a correct answer has
     reads: bool = True  # the ceiling can stand in for kibitz
+    writes: bool = False  # some of its requests change the data
 
 
 SCENARIOS = {
@@ -39,9 +40,9 @@ SCENARIOS = {
         Scenario("1", "Read a 200-comment thread (the widget's first request)", 200),
         Scenario("2", "First page of a 10,000-comment thread (1,000 in a quick run)", 200),
         Scenario("3", "Counts for 20 threads in one request", 200),
-        Scenario("5", "Vote (kibitz) / like (Isso)", 200, reads=False),
-        Scenario("4", "Post a comment (bounded count)", 201, reads=False),
-        Scenario("6", "Mixed: 95% reads, 5% posts, on 1,000 threads", 200),
+        Scenario("5", "Vote (kibitz) / like (Isso)", 200, reads=False, writes=True),
+        Scenario("4", "Post a comment (bounded count)", 201, reads=False, writes=True),
+        Scenario("6", "Mixed: 95% reads, 5% posts, on 1,000 threads", 200, writes=True),
     )
 }
 

@@ -1,0 +1,140 @@
+"""When the benchmark exits non-zero: only when the harness itself broke, never on a number.
+
+bench/run.py ``harness_problems`` decides from the results; ``finish`` writes them and gives
+the exit status. No wrk here: the results are made up (tests/bench_results.py), and the
+one server is a command that exits at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import report, run
+from bench.scenarios import SCENARIOS
+from bench.servers import Server, free_port, running
+from tests.bench_results import MB, results
+
+
+def _row(res: dict[str, Any], system: str, sid: str) -> dict[str, Any]:
+    row: dict[str, Any] = next(
+        r for r in res["runs"] if r["system"] == system and r["scenario"] == sid
+    )
+    return row
+
+
+def test_a_good_run_is_not_broken() -> None:
+    assert run.harness_problems(results()) == []
+
+
+def test_numbers_that_miss_every_goal_do_not_break_the_run() -> None:
+    res = results(
+        read_share=0.1, counts_share=0.1, isso_factor=2, post_factor=0.5, post_errors=40,
+        growth=9, rss=999 * MB, widget=99_999,
+    )  # fmt: skip
+    assert all(g["pass"] is False for g in report.goals(res))
+    assert run.harness_problems(res) == []
+
+
+def test_a_slow_server_s_timeouts_do_not_break_the_run() -> None:
+    res = results()
+    _row(res, "isso", "1")["result"]["errors"]["timeout"] = 7
+    assert run.harness_problems(res) == []
+
+
+def test_an_unexpected_status_breaks_the_run() -> None:
+    res = results()
+    _row(res, "kibitz-sqlite-2w", "1")["problem"] = "answered 404, expected 200: b'{}'"
+    assert run.harness_problems(res) == [
+        "kibitz-sqlite-2w scenario 1: answered 404, expected 200: b'{}'"
+    ]
+
+
+@pytest.mark.parametrize(("requests", "status_errors"), [(0, 0), (50, 50)])
+def test_a_load_without_one_successful_response_breaks_the_run(
+    requests: int, status_errors: int
+) -> None:
+    res = results()
+    result = _row(res, "kibitz-sqlite-2w", "4")["result"]  # even a write
+    result["requests"], result["errors"]["status"] = requests, status_errors
+    (problem,) = run.harness_problems(res)
+    assert problem.startswith("kibitz-sqlite-2w scenario 4: no successful response")
+
+
+@pytest.mark.parametrize("kind", ["status", "connect", "read", "write"])
+def test_wrk_errors_on_reads_break_the_run(kind: str) -> None:
+    res = results()
+    _row(res, "ceiling", "1")["result"]["errors"][kind] = 3
+    (problem,) = run.harness_problems(res)
+    assert problem.startswith("ceiling scenario 1: wrk errors on reads")
+    assert f"'{kind}': 3" in problem
+
+
+def test_errors_while_posting_are_the_posting_goal_s_not_a_broken_run() -> None:
+    res = results()
+    _row(res, "kibitz-sqlite-2w", "4")["result"]["errors"]["status"] = 3
+    assert run.harness_problems(res) == []
+    assert {sid for sid, s in SCENARIOS.items() if s.writes} == {"4", "5", "6"}
+
+
+def test_a_part_that_could_not_run_breaks_the_run() -> None:
+    res = results()
+    res["failures"] = ["isso: RuntimeError: isso exited with 3; no log"]
+    assert run.harness_problems(res) == res["failures"]
+
+
+def test_a_server_that_does_not_start_is_noted_and_the_run_goes_on() -> None:
+    out = run.Outcome()
+    argv = [sys.executable, "-c", "raise SystemExit(3)"]
+    with run.attempt(out, "broken-server"), running(Server("broken", argv, free_port(), "/")):
+        pytest.fail("the server cannot have started")
+    (failure,) = out.failures
+    assert failure.startswith("broken-server: RuntimeError: broken exited with 3")
+
+
+def test_broken_growth_paired_and_extra_runs_break_the_run() -> None:
+    res = results()
+    res["growth"][0]["first_status"] = 500
+    res["paired"][0]["rps"]["kibitz-sqlite-2w"] = [0.0]
+    res["paired"][1]["errors"]["ceiling"] = [0, 4]
+    res["extras"] = {"sse_fanout": {"kibitz-sqlite-2w": {"error": "exit 1: Traceback"}}}
+    problems = run.harness_problems(res)
+    assert len(problems) == 4, problems
+    assert problems[0].startswith("kibitz-sqlite-2w scenario 1 taking turns with the ceiling")
+    assert problems[1].startswith("ceiling scenario 2 taking turns with the ceiling: wrk errors")
+    assert problems[2] == "growth sqlite 10,000: answered 500, expected 200"
+    assert problems[3] == "sse_fanout kibitz-sqlite-2w: exit 1: Traceback"
+
+
+@pytest.fixture
+def results_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(run, "RESULTS", tmp_path)
+    return tmp_path
+
+
+def test_finish_exits_zero_when_only_goals_fail(
+    results_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run.finish(results(read_share=0.1, rss=999 * MB), "t") == 0
+    written = json.loads((results_dir / "t.json").read_text())
+    assert written["problems"] == []
+    assert "**FAIL**" in (results_dir / "t.md").read_text()
+    assert "harness" not in capsys.readouterr().err
+
+
+def test_finish_exits_non_zero_and_says_what_broke(
+    results_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    res = results()
+    _row(res, "isso", "1")["result"]["errors"]["status"] = 9
+    assert run.finish(res, "t") == 1
+    err = capsys.readouterr().err
+    assert "the harness itself broke (1 problem)" in err
+    assert "  - isso scenario 1: wrk errors on reads {'status': 9}" in err
+    md = (results_dir / "t.md").read_text()
+    assert "## The harness broke" in md and "- isso scenario 1: wrk errors on reads" in md
+    assert json.loads((results_dir / "t.json").read_text())["problems"] != []
