@@ -7,6 +7,7 @@ one server is a command that exits at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -14,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from bench import report, run
-from bench.scenarios import SCENARIOS
+from bench import data, report, run, scenarios
+from bench.scenarios import RUN_ORDER, SCENARIOS
 from bench.servers import Server, free_port, running
+from bench.wrk import Request
 from tests.bench_results import MB, results
 
 
@@ -138,3 +140,54 @@ def test_finish_exits_non_zero_and_says_what_broke(
     md = (results_dir / "t.md").read_text()
     assert "## The harness broke" in md and "- isso scenario 1: wrk errors on reads" in md
     assert json.loads((results_dir / "t.json").read_text())["problems"] != []
+
+
+# -- scenario 6 on the seed, for every system
+
+
+def test_the_mixed_load_runs_on_the_seed_before_the_writes() -> None:
+    order = list(RUN_ORDER)
+    assert sorted(order) == sorted(SCENARIOS)
+    assert order.index("6") < order.index("4") and order.index("6") < order.index("5")
+    first_write = min(order.index(sid) for sid, s in SCENARIOS.items() if s.writes)
+    assert all(SCENARIOS[sid].writes for sid in order[first_write:])
+
+
+def test_the_ceiling_is_captured_from_the_seed_before_any_post(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = data.Manifest(
+        plan="t", digest="d", threads=3, comments=3, votes=0,
+        keys={"read": "/bench/read-200", "big": "/bench/read-10000"},
+        mixed_keys=[f"/bench/mixed/{i:04}" for i in range(30)], vote_ids=[1],
+    )  # fmt: skip
+    asked: list[str] = []
+
+    def fetch(base: str, r: Request, extra: Any = None) -> tuple[int, Any, bytes]:
+        asked.append(f"{r.method} {r.target}")
+        return 200, {}, b"{}"
+
+    monkeypatch.setattr(run, "RUN_DIR", tmp_path)
+    monkeypatch.setattr(run, "fetch", fetch)
+    monkeypatch.setattr(run, "running", lambda srv: contextlib.nullcontext(srv))
+    monkeypatch.setattr(data, "copy_sqlite", lambda src, dst: None)
+    cfg = run.parse(["--quick"])
+    captured = run.capture_ceiling(cfg, run.Seeds(manifest, tmp_path / "seed.sqlite"))
+    posts = [i for i, a in enumerate(asked) if a == "POST /api/v1/comments"]
+    assert posts == [len(asked) - 1]  # one post, the last request asked
+    assert "POST /api/v1/counts" in asked[: posts[0]]
+    mixed_reads = {f"GET {r.target}" for r in scenarios.kibitz_load("6", manifest, 1).groups[0][1]}
+    assert mixed_reads <= set(asked[: posts[0]]) and len(mixed_reads) == 30
+    assert mixed_reads <= set(captured["exact"])
+    assert json.loads((tmp_path / "ceiling.json").read_text()) == captured
+
+
+def test_a_kibitz_that_answers_otherwise_than_the_seed_breaks_the_run() -> None:
+    res = results()
+    for r in res["runs"]:
+        r["response_sha256"] = "seed"
+    assert run.harness_problems(res) == []
+    _row(res, "kibitz-sqlite-2w", "1")["response_sha256"] = "after some posts"
+    (problem,) = run.harness_problems(res)
+    assert problem.startswith("kibitz-sqlite-2w scenario 1: its first answer")
+    assert problem.endswith("not the same data")
