@@ -205,6 +205,8 @@ def markdown(results: dict[str, Any]) -> str:
             flag = f" ({r['problem']})" if "problem" in r else ""
             if not res["requests"]:
                 flag += " (no request was answered within the run)"
+            if "seconds_extended" in r:
+                flag += f" (slow: measured for {r['seconds_extended']} s)"
             out.append(
                 f"| {r['system']}{flag} | {res['rps']:,.1f} | {_ms(lat['p50'])} | "
                 f"{_ms(lat['p99'])} | {errors:,} | {r['response_bytes']:,} | "

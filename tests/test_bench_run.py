@@ -98,18 +98,25 @@ def test_a_server_that_does_not_start_is_noted_and_the_run_goes_on() -> None:
     assert failure.startswith("broken-server: RuntimeError: broken exited with 3")
 
 
-def test_broken_growth_paired_and_extra_runs_break_the_run() -> None:
+def test_broken_growth_and_paired_runs_break_the_run() -> None:
     res = results()
     res["growth"][0]["first_status"] = 500
     res["paired"][0]["rps"]["kibitz-sqlite-2w"] = [0.0]
     res["paired"][1]["errors"]["ceiling"] = [0, 4]
-    res["extras"] = {"sse_fanout": {"kibitz-sqlite-2w": {"error": "exit 1: Traceback"}}}
     problems = run.harness_problems(res)
-    assert len(problems) == 4, problems
+    assert len(problems) == 3, problems
     assert problems[0].startswith("kibitz-sqlite-2w scenario 1 taking turns with the ceiling")
     assert problems[1].startswith("ceiling scenario 2 taking turns with the ceiling: wrk errors")
     assert problems[2] == "growth sqlite 10,000: answered 500, expected 200"
-    assert problems[3] == "sse_fanout kibitz-sqlite-2w: exit 1: Traceback"
+
+
+def test_a_failing_extra_script_is_noted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run, "SSE_SCRIPT", Path(__file__).with_name("no_such_script.py"))
+    out = run.Outcome()
+    with run.attempt(out, "sse fan-out"):
+        run.sse_fanout(run.parse(["--quick"]))
+    (failure,) = out.failures
+    assert failure.startswith("sse fan-out: RuntimeError: no_such_script.py exited with 2")
 
 
 @pytest.fixture
