@@ -173,6 +173,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"- Load: wrk, {s['wrk_threads']} thread, {s['connections']} connections over loopback, "
         f"{s['warmup_s']:g} s warm-up then {s['seconds']:g} s per scenario; posting stops "
         f"after {s['post_limit']:,} comments or {s['post_seconds']:g} s; one server at a time",
+        "- kibitz: `kibitz serve` with the production settings, moderation off and rate limits "
+        "raised (as Isso runs)"
+        + "".join(f", `{k}={v}`" for k, v in s.get("kibitz_env", {}).items()),
         f"- Data: {results['data']['seed']['comments']:,} comments in "
         f"{results['data']['seed']['threads']:,} threads, "
         f"{results['data']['seed']['votes']:,} votes, the same for every system",

@@ -77,6 +77,7 @@ class Config:
     growth_seconds: float
     pg_admin_url: str
     wait_quiet_minutes: float = 0
+    kibitz_env: tuple[tuple[str, str], ...] = ()  # --kibitz-env: settings for every kibitz
 
     @property
     def quick(self) -> bool:
@@ -109,6 +110,11 @@ def parse(argv: list[str]) -> Config:
         help="first wait up to this long for the 1-minute load average to fall below 0.8",
     )  # fmt: skip
     p.add_argument(
+        "--kibitz-env", action="append", default=[], metavar="KIBITZ_NAME=VALUE",
+        help="a setting for every kibitz server of the run (repeatable), e.g. "
+        "KIBITZ_FAST_READS=false to measure without the fast path",
+    )  # fmt: skip
+    p.add_argument(
         "--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="an admin connection to the local PostgreSQL (databases kibitz_bench_*)",
     )  # fmt: skip
@@ -121,6 +127,12 @@ def parse(argv: list[str]) -> Config:
     scenarios = tuple(a.scenarios.split(",")) if a.scenarios else ALL_SCENARIOS
     if set(scenarios) - set(ALL_SCENARIOS):
         p.error("scenarios are numbers from 1 to 8")
+    env: list[tuple[str, str]] = []
+    for item in a.kibitz_env:
+        name, eq, value = item.partition("=")
+        if not eq or not name.startswith("KIBITZ_"):
+            p.error(f"--kibitz-env takes KIBITZ_NAME=VALUE, not {item!r}")
+        env.append((name, value))
     return Config(
         name="quick" if quick else "full",
         out=a.out or ("quick" if quick else "full"),
@@ -136,6 +148,7 @@ def parse(argv: list[str]) -> Config:
         growth_seconds=1 if quick else 10,
         pg_admin_url=a.postgres,
         wait_quiet_minutes=a.wait_quiet,
+        kibitz_env=tuple(env),
     )
 
 
@@ -174,7 +187,9 @@ def kibitz_env(database_url: str, port: int, workers: int, **extra: str) -> dict
     }
 
 
-def kibitz_server(name: str, database_url: str, workers: int, **extra: str) -> Server:
+def kibitz_server(cfg: Config, name: str, database_url: str, workers: int, **extra: str) -> Server:
+    """``kibitz serve`` with the production settings, the run's --kibitz-env, then
+    ``extra``."""
     port = free_port()
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     return Server(
@@ -182,7 +197,7 @@ def kibitz_server(name: str, database_url: str, workers: int, **extra: str) -> S
         argv=[str(Path(sys.executable).with_name("kibitz")), "serve"],
         port=port,
         ready_path="/healthz",
-        env=kibitz_env(database_url, port, workers, **extra),
+        env=kibitz_env(database_url, port, workers, **{**dict(cfg.kibitz_env), **extra}),
         workers=workers,
         cwd=RUN_DIR,  # no stray kibitz.toml
         log_path=RUN_DIR / f"{name}.log",
@@ -219,7 +234,7 @@ def prepare(cfg: Config, target: str, seeds: Seeds) -> Target:
         run_db = "kibitz_bench_run"
         asyncio.run(data.copy_pg(cfg.pg_admin_url, seeds.pg, run_db))
         url = data.pg_dsn(cfg.pg_admin_url, run_db)
-    return Target(target, "kibitz", kibitz_server(target, url, workers), db, workers)
+    return Target(target, "kibitz", kibitz_server(cfg, target, url, workers), db, workers)
 
 
 # -- single requests: checks, captures, widget weight
@@ -244,7 +259,7 @@ def capture_ceiling(cfg: Config, seeds: Seeds) -> dict[str, Any]:
     of the seed, so the ceiling serves byte for byte what kibitz serves."""
     path = RUN_DIR / "capture.sqlite"
     data.copy_sqlite(seeds.sqlite, path)
-    srv = kibitz_server("capture", f"sqlite:///{path}", 1)
+    srv = kibitz_server(cfg, "capture", f"sqlite:///{path}", 1)
     exact: dict[str, Any] = {}
     fallback: dict[str, Any] = {}
     with running(srv):
@@ -546,7 +561,7 @@ def _run_growth(cfg: Config, plan: data.Plan, size: int, db: str, out: Outcome) 
     else:
         name, manifest = asyncio.run(data.build_pg(plan, cfg.pg_admin_url, log))
         url = data.pg_dsn(cfg.pg_admin_url, name)
-    srv = kibitz_server(f"growth-{db}-{size}", url, 2, KIBITZ_CACHE_MAX_BYTES="1")
+    srv = kibitz_server(cfg, f"growth-{db}-{size}", url, 2, KIBITZ_CACHE_MAX_BYTES="1")
     load = Load.of(kibitz_read(manifest.keys["read"]))
     with running(srv):
         srv.wait_idle()
@@ -627,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
             "post_seconds": cfg.post_seconds,
             "growth_seconds": cfg.growth_seconds,
             "growth_connections": 1,
+            "kibitz_env": dict(cfg.kibitz_env),
         },
         "data": {
             "seed": {

@@ -242,6 +242,12 @@ class Settings:
 
     # -- speed
     cache_max_bytes: int = _s(64 * 1024 * 1024, "Memory for cached thread pages and counts.")
+    fast_reads: bool = _s(
+        True,
+        "Answer thread reads and comment counts in front of the web framework (the same "
+        "answers, faster); `false` sends them through the framework like every other "
+        "request, to compare or to rule the fast path out.",
+    )
 
     # -- live updates, several processes, monitoring
     redis_url: str = _s(

@@ -198,3 +198,27 @@ def test_a_kibitz_that_answers_otherwise_than_the_seed_breaks_the_run() -> None:
     (problem,) = run.harness_problems(res)
     assert problem.startswith("kibitz-sqlite-2w scenario 1: its first answer")
     assert problem.endswith("not the same data")
+
+
+# -- settings for every kibitz (before and after the fast path)
+
+
+def test_kibitz_env_reaches_every_kibitz_server_and_the_table() -> None:
+    cfg = run.parse(["--quick", "--kibitz-env", "KIBITZ_FAST_READS=false"])
+    assert cfg.kibitz_env == (("KIBITZ_FAST_READS", "false"),)
+    srv = run.kibitz_server(cfg, "t", "sqlite:///x.db", 2, KIBITZ_CACHE_MAX_BYTES="1")
+    assert srv.env["KIBITZ_FAST_READS"] == "false"
+    assert srv.env["KIBITZ_CACHE_MAX_BYTES"] == "1" and srv.env["KIBITZ_WORKERS"] == "2"
+    assert "KIBITZ_FAST_READS" not in run.kibitz_server(run.parse([]), "t", "sqlite://", 1).env
+    res = results()
+    res["settings"]["kibitz_env"] = dict(cfg.kibitz_env)
+    res["goals"] = report.goals(res)
+    assert "moderation off and rate limits raised (as Isso runs), `KIBITZ_FAST_READS=false`" in (
+        report.markdown(res)
+    )
+
+
+@pytest.mark.parametrize("bad", ["FAST_READS=false", "KIBITZ_FAST_READS"])
+def test_kibitz_env_takes_only_kibitz_settings(bad: str) -> None:
+    with pytest.raises(SystemExit):
+        run.parse(["--kibitz-env", bad])
