@@ -147,6 +147,13 @@ def _problems(problems: list[str]) -> list[str]:
     ]
 
 
+def _share(share: float | None) -> str:
+    """The busiest worker's share of the CPU time: 100% means one worker served alone."""
+    if share is None:
+        return ""
+    return f"**{share:.0%}**" if share >= 0.9 else f"{share:.0%}"
+
+
 def _ms(value: float) -> str:
     return f"{value:.2f}" if value < 100 else f"{value:,.0f}"
 
@@ -198,8 +205,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"## {sid}. {scenario.title}",
             "",
             "| System | req/s | p50 ms | p99 ms | errors | bytes/response | "
-            "peak RSS/worker MB | load |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "peak RSS/worker MB | CPU µs/request | busiest worker | load |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for r in rows:
             res = r["result"]
@@ -208,12 +215,16 @@ def markdown(results: dict[str, Any]) -> str:
             flag = f" ({r['problem']})" if "problem" in r else ""
             if not res["requests"]:
                 flag += " (no request was answered within the run)"
+            if "worker_restarts" in r:
+                flag += f" (**{r['worker_restarts']} workers killed and restarted**)"
             if "seconds_extended" in r:
                 flag += f" (slow: measured for {r['seconds_extended']} s)"
             out.append(
                 f"| {r['system']}{flag} | {res['rps']:,.1f} | {_ms(lat['p50'])} | "
                 f"{_ms(lat['p99'])} | {errors:,} | {r['response_bytes']:,} | "
-                f"{r['peak_rss_bytes']['max_worker'] / MB:.0f} | {r['load_average_1m']} |"
+                f"{r['peak_rss_bytes']['max_worker'] / MB:.0f} | "
+                f"{r.get('cpu_us_per_request', 0):,} | {_share(r.get('busiest_worker_share'))} | "
+                f"{r['load_average_1m']} |"
             )
         requests = dict.fromkeys(f"`{r['request']}`" for r in rows)
         out += ["", "Requests: " + ", ".join(requests), ""]

@@ -442,18 +442,39 @@ def run_scenario(cfg: Config, t: Target, sid: str, load: Load) -> dict[str, Any]
         row["seconds_extended"] = seconds
         log(f"  {t.name} scenario {sid}: one answer took {one:.1f} s; measuring {seconds} s")
     t.server.reset_peaks()
+    cpu_before, restarts = t.server.cpu_by_process(), t.server.restarts()
     result = wrk.run(t.server.base, load, seconds=seconds, connections=cfg.connections)
+    cpu = _cpu_used(cpu_before, t.server.cpu_by_process())
+    if t.server.restarts() > restarts:
+        row["worker_restarts"] = t.server.restarts() - restarts
     mem = t.server.memory()
     row["result"] = result.to_dict()
     row["peak_rss_bytes"] = {"max_worker": mem.max_worker, "total": mem.total}
+    # the server's CPU time per answer: what a shared machine's load moves least
+    used = sum(cpu)
+    row["cpu_us_per_request"] = round(used / result.requests * 1e6) if result.requests else 0
+    if t.workers > 1 and used > 0:
+        # the connections a load opens at once can all land on one worker, which then serves
+        # alone for the whole run (1.0: one worker did all the work)
+        row["busiest_worker_share"] = round(max(cpu) / used, 2)
     if bounded:
         row["limit"] = load.limit
     log(
         f"  {t.name:17} {sid}: {result.rps:9.1f} req/s  p50 {result.latency_ms['p50']:7.2f} ms"
         f"  p99 {result.latency_ms['p99']:7.2f} ms  errors {result.error_count}"
-        f"  rss {mem.max_worker / 1e6:.0f} MB"
+        f"  rss {mem.max_worker / 1e6:.0f} MB  cpu {row['cpu_us_per_request']} us/req"
+        + (
+            f"  busiest worker {row['busiest_worker_share']:.0%}"
+            if "busiest_worker_share" in row
+            else ""
+        )
     )
     return row
+
+
+def _cpu_used(before: dict[int, float], after: dict[int, float]) -> list[float]:
+    """CPU seconds each process used in between (a process started meanwhile: all of it)."""
+    return [used - before.get(pid, 0.0) for pid, used in after.items()]
 
 
 def run_system(cfg: Config, target: str, seeds: Seeds, out: Outcome) -> None:

@@ -144,3 +144,14 @@ def test_a_busy_machine_is_called_out() -> None:
     res["machine"]["load_average_1m_end"] = 3.5
     assert "the machine was busy" in _markdown(res)
     assert "the machine was busy" not in _markdown(results())
+
+
+def test_the_table_shows_cpu_per_request_and_a_worker_that_served_alone() -> None:
+    res = results()
+    res["runs"][1].update(cpu_us_per_request=1_234, busiest_worker_share=0.97, worker_restarts=3)
+    res["runs"][0].update(cpu_us_per_request=456, busiest_worker_share=0.55)
+    text = _markdown(res)
+    assert "| CPU µs/request | busiest worker |" in text
+    assert "| 456 | 55% |" in text
+    assert "| 1,234 | **97%** |" in text
+    assert "kibitz-sqlite-2w (**3 workers killed and restarted**) |" in text

@@ -222,3 +222,7 @@ def test_kibitz_env_reaches_every_kibitz_server_and_the_table() -> None:
 def test_kibitz_env_takes_only_kibitz_settings(bad: str) -> None:
     with pytest.raises(SystemExit):
         run.parse(["--kibitz-env", bad])
+
+
+def test_cpu_used_counts_a_process_started_meanwhile_whole() -> None:
+    assert run._cpu_used({1: 2.0, 2: 1.0}, {1: 3.5, 2: 1.0, 3: 0.25}) == [1.5, 0.0, 0.25]
