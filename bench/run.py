@@ -5,7 +5,10 @@
 
 Systems run one at a time on loopback, each on a fresh copy of the same seeded data:
 the ceiling, kibitz on SQLite and on PostgreSQL with ``kibitz serve`` (2 workers, and 1),
-and Isso under gunicorn. Each scenario warms up, then runs for a fixed time.
+and Isso under gunicorn. Each scenario warms up, then runs for a fixed time (longer for a
+server that takes longer than that to answer one request). Every system runs the reads, then
+the mixed load, then the writes (``RUN_ORDER``), so that all of them, and the ceiling's
+captured answers, start from the same seed.
 
 An extra scenario, in a run of every scenario (no ``--scenarios``) with a kibitz among the
 systems: ``bench/sse_fanout.py`` (live updates: many readers' event streams on one process,
