@@ -3,6 +3,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_WORKERS ?= 2
+# node (npm) builds the widget and drives the browser tests; `make run` works without it
+NPM    := $(shell command -v npm 2>/dev/null)
+WIDGET := $(addprefix kibitz/static/min/,embed.js embed.css count.js)
 
 .PHONY: setup browser wrk run test test-fast lint format docs bench bench-quick bench-import widget clean
 
@@ -13,7 +16,8 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-setup: $(STAMP) node_modules
+## with node, also the JS tools; without, the committed widget build is served as it is
+setup: $(STAMP) $(if $(NPM),node_modules)
 
 ## the browser tests drive Debian's Chromium; the accessibility test injects axe-core;
 ## terser builds the widget
@@ -24,6 +28,10 @@ node_modules: package-lock.json
 ## the widget as served: kibitz/static/min/ from the readable sources (committed; a test
 ## fails when it is stale)
 widget: $(STAMP) node_modules
+	$(BIN)/python tools/build_widget.py
+
+## for `make run`: rebuilt only when a source is newer than the build (and node is here)
+kibitz/static/min/%: kibitz/static/% | $(STAMP) node_modules
 	$(BIN)/python tools/build_widget.py
 
 browser:
@@ -43,15 +51,15 @@ bench-quick: setup wrk
 
 ## serve the reference article, its discussion and its funding bar on http://127.0.0.1:8000
 ## from kibitz.db ("Support" leads to kibitz's donation page; set KIBITZ_SUPPORT_URL to change)
-run: setup widget
+run: setup $(if $(NPM),$(WIDGET))
 	KIBITZ_SITE_NAME="$${KIBITZ_SITE_NAME:-SouthFront}" $(BIN)/kibitz demo
-	KIBITZ_SITE_NAME="$${KIBITZ_SITE_NAME:-SouthFront}" $(BIN)/kibitz serve
+	KIBITZ_SITE_NAME="$${KIBITZ_SITE_NAME:-SouthFront}" KIBITZ_LIVE_IDLE_SECONDS="$${KIBITZ_LIVE_IDLE_SECONDS:-999999999}" $(BIN)/kibitz serve
 
 ## the whole suite, on SQLite and PostgreSQL, in parallel
-test: setup browser
+test: setup node_modules browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
 
-test-fast: setup
+test-fast: setup node_modules
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not browser"
 
 lint: setup
@@ -65,7 +73,7 @@ format: setup
 
 ## time importing a generated 100,000-comment Disqus export (goal: under a minute)
 bench-import: setup
-	$(BIN)/python bench/import_disqus.py
+	$(BIN)/python -m bench.import_disqus
 
 ## regenerate the reference pages that are built from the code
 docs: setup

@@ -30,7 +30,6 @@ import contextlib
 import hashlib
 import json
 import math
-import secrets
 import shlex
 import shutil
 import statistics
@@ -45,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ceiling, data, isso_server, machine, report, wrk
+from bench import ceiling, data, isso_server, machine, report, scenarios, wrk
 from bench.scenarios import LOADS, RUN_ORDER, SCENARIOS, kibitz_read
 from bench.servers import Server, free_port, running
 from bench.wrk import Load, Request
@@ -177,7 +176,7 @@ def kibitz_env(database_url: str, port: int, workers: int, **extra: str) -> dict
     same comment again and again, which kibitz would otherwise hold as repeats (202)."""
     return {
         "KIBITZ_ENV": "production",
-        "KIBITZ_SECRET_KEY": secrets.token_urlsafe(48),
+        "KIBITZ_SECRET_KEY": scenarios.SECRET_KEY,
         "KIBITZ_PUBLIC_URL": "https://comments.bench.test",
         "KIBITZ_ALLOWED_ORIGINS": data.SITE,
         "KIBITZ_DATABASE_URL": database_url,

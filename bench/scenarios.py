@@ -10,14 +10,18 @@ browser sends it.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from bench.data import SITE, Manifest
 from bench.wrk import Load, Request
+from kibitz.security import Signer, new_token
 
 ORIGIN = {"Origin": SITE}
+# kibitz's secret key in a run (bench/run.py sets it): the vote scenario signs its readers
+SECRET_KEY = secrets.token_urlsafe(48)
 JSON_POST = {**ORIGIN, "Content-Type": "application/json"}
 POST_BODY = (
     "Benchmark comment: the figures in the third paragraph do not match the ministry's "
@@ -52,6 +56,11 @@ RUN_ORDER = ("1", "2", "3", "6", "5", "4")
 assert sorted(RUN_ORDER) == sorted(SCENARIOS)
 
 
+def _reader_header() -> dict[str, str]:
+    """A new reader, as GET /api/v1/me would name them."""
+    return {"X-Kibitz-Reader": Signer(SECRET_KEY).sign("voter", new_token(16))}
+
+
 def _q(value: str) -> str:
     """encodeURIComponent, as both widgets encode the thread key."""
     return quote(value, safe="-_.!~*'()")
@@ -81,11 +90,18 @@ def kibitz_load(scenario: str, m: Manifest, post_limit: int) -> Load:
     if scenario == "4":
         return Load.of(*(kibitz_post(k) for k in m.mixed_keys), limit=post_limit)
     if scenario == "5":
-        # no voter cookie: each vote is a new reader's, so each one writes
-        body = json.dumps({"value": 1})
+        # each comment gets its own reader, named as the widget names one without cookies
+        # (X-Kibitz-Reader, signed with the server's key); the list votes each up, then
+        # each down, so every request changes a vote, round after round: each one writes
+        readers = [_reader_header() for _ in m.vote_ids]
         return Load.of(
-            *(Request("POST", f"/api/v1/comments/{i}/vote", JSON_POST, body) for i in m.vote_ids)
-        )
+            *(
+                Request("POST", f"/api/v1/comments/{i}/vote", {**JSON_POST, **who},
+                        json.dumps({"value": value}))
+                for value in (1, -1)
+                for i, who in zip(m.vote_ids, readers, strict=True)
+            )
+        )  # fmt: skip
     if scenario == "6":
         return _mixed(
             [kibitz_read(k) for k in m.mixed_keys], [kibitz_post(k) for k in m.mixed_keys]

@@ -92,7 +92,7 @@ async def bench(clients: int, rounds: int) -> dict[str, Any]:
         "KIBITZ_LOG_LEVEL": "warning", "KIBITZ_RATE_LIMITS": high,
         "KIBITZ_LIVE_STREAMS_PER_CLIENT": str(clients + 10),
         "KIBITZ_WORKER_IN_PROCESS": "false", "KIBITZ_MODERATION": "none",
-        "KIBITZ_MODERATION_REPEAT_SECONDS": "0",
+        "KIBITZ_MODERATION_REPEAT_SECONDS": "0", "KIBITZ_MODERATION_MIN_FILL_SECONDS": "0",
     }  # fmt: skip
     serve = [KIBITZ, "serve", "--port", str(port)]
     server = subprocess.Popen(serve, cwd=workdir, env=env)  # noqa: ASYNC220 (once, before timing)

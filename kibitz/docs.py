@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +30,7 @@ def cli_markdown() -> str:
             return
         usage = " ".join(cmd.collect_usage_pieces(ctx))
         lines.extend(
-            [f"## `{prefix}`", "", (cmd.help or "").strip(), "", "```", f"{prefix} {usage}"]
+            [f"## `{prefix}`", "", inspect.cleandoc(cmd.help or ""), "", "```", f"{prefix} {usage}"]
         )
         for param in cmd.get_params(ctx):
             record = param.get_help_record(ctx)
@@ -54,6 +55,23 @@ def api_markdown() -> str:
         "Generated from the OpenAPI document that kibitz serves at `/api/v1/openapi.json`",
         "(browsable at `/api/docs`). Errors always have the shape",
         '`{"error": {"code": "...", "message": "...", "field": "..."}}`.',
+        "",
+        "Request bodies are JSON (`Content-Type: application/json`), decoded strictly: a value",
+        'of the wrong type is refused (422, naming the `field`), never converted: `"1"` is not a',
+        "number and `1.0` is not an id. Fields the server does not know are ignored, so that a",
+        "client newer than the server keeps working. A body that is empty or not JSON is 400",
+        "`malformed_json`. Ids are whole numbers from 1 to 2^63 - 1: a larger id in a path is 404",
+        "`not_found`, in a body or a page cursor 422.",
+        "",
+        "Comment bodies are Markdown (CommonMark), rendered once when written and sanitised:",
+        "raw HTML is dropped, the text between its tags kept (`KIBITZ_MARKDOWN_RAW_HTML=text`",
+        "shows it as typed, as text), images show as their alt text unless",
+        '`KIBITZ_MARKDOWN_IMAGES` is on, links get `rel="nofollow ugc noopener"`.',
+        "`POST /api/v1/preview` renders exactly as posting would.",
+        "",
+        "Thread pages, counts, passages and funding bars carry an ETag and answer 304 when",
+        "If-None-Match names it: one tag or a comma-separated list, weak (`W/`) tags matching",
+        "too, or `*`.",
         "",
         "| Method | Path | What it does |",
         "| --- | --- | --- |",

@@ -1,16 +1,20 @@
 """Comment bodies: CommonMark rendered once, at write time, then sanitised with nh3.
 
-Raw HTML in a comment is shown as text, never interpreted. Images become their alt text
-unless the site allows them. Whatever markdown-it produces then passes an allow-list
-sanitiser, so a bug in the renderer still cannot let a script through.
+Raw HTML in a comment is never interpreted. By default it is dropped: its tags go, the text
+between them stays (``<b>hi</b>`` reads "hi"), and what is not text at all (scripts,
+styles, HTML comments) goes whole; ``raw_html="text"`` shows it as typed instead, as text.
+Images become their alt text unless the site allows them. Whatever markdown-it produces
+then passes an allow-list sanitiser, so a bug in the renderer still cannot let a script
+through.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from html import escape
-from typing import Any
+from typing import Any, Literal
 
 import nh3
 from markdown_it import MarkdownIt
@@ -24,6 +28,9 @@ TAGS = {
 }  # fmt: skip
 URL_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "nofollow ugc noopener"
+_EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>\n?")
+RawHtml = Literal["drop", "text"]
+RAW_HTML_MODES: tuple[RawHtml, ...] = ("drop", "text")
 
 
 def _image_as_text(
@@ -33,13 +40,31 @@ def _image_as_text(
     return escape(self.renderInlineAsText(token.children or [], options, env))
 
 
-@functools.lru_cache(maxsize=4)
-def _renderer(images: bool) -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False})
+def _drop(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return ""  # an inline tag (or HTML comment): the text around it is a token of its own
+
+
+def _block_as_text(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    """A block of raw HTML: its text as a paragraph, without the tags; nh3 drops what is
+    not text (script and style with their content, comments) and escapes the rest."""
+    text = nh3.clean(tokens[idx].content, tags=set(), strip_comments=True).strip()
+    return f"<p>{text}</p>\n" if text else ""
+
+
+@functools.lru_cache(maxsize=8)
+def _renderer(images: bool, raw_html: RawHtml) -> MarkdownIt:
+    options = {"html": raw_html == "drop", "linkify": True, "typographer": False}
+    md = MarkdownIt("commonmark", options)
     md.enable(["linkify", "strikethrough"])
     md.validateLink = _safe_link  # type: ignore[method-assign]
     if not images:
         md.add_render_rule("image", _image_as_text)
+    md.add_render_rule("html_inline", _drop)
+    md.add_render_rule("html_block", _block_as_text)
     return md
 
 
@@ -67,7 +92,11 @@ def sanitise(html: str, *, images: bool = False, new_tab: bool = True) -> str:
     )
 
 
-def render(text: str, *, images: bool = False, new_tab: bool = True) -> str:
+def render(
+    text: str, *, images: bool = False, new_tab: bool = True, raw_html: RawHtml = "drop"
+) -> str:
     """Markdown to the HTML that is stored and served."""
-    html = _renderer(images).render(text)
+    html = _renderer(images, raw_html).render(text)
+    if raw_html == "drop":  # a paragraph of tags alone leaves nothing to show
+        html = _EMPTY_PARAGRAPH.sub("", html)
     return sanitise(html, images=images, new_tab=new_tab).strip()

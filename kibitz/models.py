@@ -11,6 +11,10 @@ from msgspec import Meta, Struct
 Sort = Literal["newest", "oldest", "most_voted", "best"]
 SORTS: tuple[Sort, ...] = ("newest", "oldest", "most_voted", "best")
 PublicStatus = Literal["approved", "pending", "deleted"]
+# a row id as a request may name it: what a BIGINT column holds (larger ones cannot exist)
+Id = Annotated[int, Meta(ge=1, le=2**63 - 1)]
+# a character offset in an article's text: what an INTEGER column holds
+Offset = Annotated[int, Meta(ge=0, le=2**31 - 1)]
 
 
 class Reader(Struct, frozen=True):
@@ -97,7 +101,7 @@ class Counts(Struct):
 class NewComment(Struct, forbid_unknown_fields=False):
     thread: str
     body: str
-    parent_id: int | None = None
+    parent_id: Id | None = None
     author_name: str | None = None
     author_email: str | None = None
     author_url: str | None = None
@@ -112,7 +116,7 @@ class NewComment(Struct, forbid_unknown_fields=False):
     # from GET /api/v1/me (or the page's form): when the form was shown, for the fill time
     form_token: str | None = None
     # inline feedback: answer a passage (a publisher's question, or a passage others chose) ...
-    passage_id: int | None = None
+    passage_id: Id | None = None
     # ... or comment on a passage the reader selected
     anchor: AnchorIn | None = None
 
@@ -183,6 +187,15 @@ class Ban(Struct):
     until: datetime | None
 
 
+class GuestForm(Struct, frozen=True):
+    """What the site asks of a guest who comments (settings require_name, require_email,
+    allow_website), for the widget to build its form the way the server will judge it."""
+
+    require_name: bool
+    require_email: bool
+    allow_website: bool
+
+
 class Me(Struct):
     """The reader's own state in a thread: never cached, never shown to anyone else."""
 
@@ -191,6 +204,9 @@ class Me(Struct):
     pending: list[Comment]
     # send back as NewComment.form_token (the minimum time to fill the form)
     form_token: str
+    # the signed voter id: send it as X-Kibitz-Reader where the browser keeps no cookies
+    reader: str
+    guest: GuestForm
     ban: Ban | None = None
 
 
@@ -202,8 +218,8 @@ class AnchorIn(Struct):
     over the article's normalised text (docs/inline-feedback.md), and that text's hash."""
 
     exact: str
-    start: int
-    end: int
+    start: Offset
+    end: Offset
     text_hash: str
     prefix: str = ""
     suffix: str = ""
@@ -260,9 +276,9 @@ class NewQuestion(Struct):
     # needed only when the exact text occurs more than once in the article
     prefix: str = ""
     suffix: str = ""
-    start: int | None = None
+    start: Offset | None = None
     # for a page kibitz does not serve: the selector as the page's normalised text has it
-    end: int | None = None
+    end: Offset | None = None
     text_hash: str | None = None
 
 

@@ -14,7 +14,16 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation, loca
 from functools import lru_cache
 
 from babel.core import Locale, UnknownLocaleError
-from babel.numbers import format_currency, list_currencies, parse_pattern
+from babel.numbers import (
+    NumberFormatError,
+    format_currency,
+    format_decimal,
+    get_decimal_symbol,
+    get_group_symbol,
+    list_currencies,
+    parse_decimal,
+    parse_pattern,
+)
 
 # ISO 4217 minor units that are not 2. (CLDR, which Babel follows, shows some currencies with
 # fewer digits than ISO defines; amounts here follow ISO, the unit banks and Stripe count in.)
@@ -36,7 +45,6 @@ NOT_MONEY = frozenset(
     _codes("XAG XAU XBA XBB XBC XBD XDR XPD XPT XSU XTS XUA XXX BOV CHE CHW COU MXV USN USS")
 )
 CODE_RE = re.compile(r"^[A-Z]{3}$")
-AMOUNT_RE = re.compile(r"^[+-]?(\d+)(?:\.(\d+))?$")
 
 
 class MoneyError(ValueError):
@@ -66,25 +74,68 @@ def to_decimal(minor: int, code: str) -> Decimal:
     return Decimal(minor).scaleb(-exponent(code))
 
 
-def parse_amount(text: str, code: str, *, allow_negative: bool = False) -> int:
-    """'1,660.50' USD -> 166050. Refuses more decimals than the currency has ('10.5' JPY).
+def parse_amount(
+    text: str, code: str, locale: str = "en_US", *, allow_negative: bool = False
+) -> int:
+    """An amount as a person types it in ``locale``, to minor units of ``code``.
 
-    Thousands separators (commas, spaces, apostrophes) are ignored; the decimal point is '.'.
+    '1,660.50' in en_US and '1.660,50' in de_DE are both 166050 USD. Babel reads the number
+    strictly, so a separator in the wrong place is refused rather than guessed ('25,50' in
+    en_US is not 2,550), and so is a point or comma followed by exactly three digits when
+    the currency has fewer decimals ('1.000' USD in en_US: a thousand, or one?). Spaces and
+    apostrophes may group thousands too. More decimals than the currency has are refused
+    ('10.5' JPY), never rounded.
     """
-    cleaned = re.sub(r"[,\s'_\u00a0\u202f]", "", text.strip())
-    match = AMOUNT_RE.match(cleaned)
-    if not match:
-        raise MoneyError(f"{text.strip() or '(empty)'} is not an amount (write e.g. 25 or 25.50)")
+    where = check_locale(locale)
+    shown = text.strip()
+    decimal_sign = get_decimal_symbol(where)
+    group = get_group_symbol(where)
+    # spaces and apostrophes group digits in many locales; Babel checks where they stand
+    typed = re.sub(r"[\s'\u00a0\u202f\u2019]", group, shown) if shown else shown
+    allowed = re.escape(decimal_sign + group)
+    if not typed or len(typed) > 40 or re.search(rf"[^\d+\-{allowed}]", typed):
+        raise MoneyError(f"{shown or '(empty)'} is not an amount (write e.g. {_example(where)})")
+    try:
+        value = parse_decimal(typed, where, strict=True)
+    except NumberFormatError as exc:
+        hint = ""
+        if exc.suggestions:
+            hint = f"; did you mean {' or '.join(exc.suggestions)}?"
+        raise MoneyError(
+            f"{shown} is not an amount as written here (write e.g. {_example(where)}){hint}"
+        ) from None
+    if not value.is_finite():
+        raise MoneyError(f"{shown} is not an amount (write e.g. {_example(where)})")
     digits = exponent(code)
-    fraction = (match.group(2) or "").rstrip("0")
-    if len(fraction) > digits:
+    whole, point, fraction = typed.lstrip("+-").rpartition(decimal_sign)
+    if point and len(fraction) == 3 and digits < 3 and re.fullmatch(r"[1-9]\d{0,2}", whole):
+        places = f"{digits} decimal places" if digits else "whole units"
+        raise MoneyError(
+            f"{shown} is ambiguous: write "
+            f"{format_decimal(value * 1000, '#,##0', locale=where)} or "
+            f"{format_decimal(value, '0.' + '0' * digits if digits else '0', locale=where)} "
+            f"({currency(code)} amounts have {places})"
+        )
+    if value != value.quantize(Decimal(1).scaleb(-digits)):
         unit = "whole units" if digits == 0 else f"{digits} decimal places"
-        raise MoneyError(f"{text.strip()}: {currency(code)} amounts have {unit}")
-    value = Decimal(cleaned).scaleb(digits)
-    minor = int(value)
+        raise MoneyError(f"{shown}: {currency(code)} amounts have {unit}")
+    minor = int(value.scaleb(digits))
     if minor < 0 and not allow_negative:
-        raise MoneyError(f"{text.strip()}: the amount must not be negative")
+        raise MoneyError(f"{shown}: the amount must not be negative")
     return minor
+
+
+def _example(where: Locale) -> str:
+    return " or ".join(format_decimal(Decimal(v), "0.00" if "." in v else "0", locale=where)
+                       for v in ("25", "25.50"))  # fmt: skip
+
+
+def plain(minor: int, code: str, locale: str = "en_US") -> str:
+    """The amount as a person would type it back in ``locale``, every minor digit and no
+    grouping or sign: '25.00' (en_US), '25,00' (de_DE), '1000' JPY. ``parse_amount`` reads it."""
+    digits = exponent(code)
+    pattern = "0." + "0" * digits if digits else "0"
+    return format_decimal(to_decimal(minor, code), pattern, locale=check_locale(locale))
 
 
 def parse_rate(text: str) -> str:

@@ -57,6 +57,8 @@ class Candidate:
     form_token_valid: bool
     # the offensive-language model's probability (0..1)
     offensive: float | None
+    # an author's edit of their comment: no form was shown for it, so it has no form token
+    edit: bool = False
 
 
 @dataclass(frozen=True)

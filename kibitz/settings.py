@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import logging
 import os
 import re
 import tomllib
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+log = logging.getLogger("kibitz.settings")
 DEV_SECRET = "development-only-insecure-secret-key"  # noqa: S105 (refused in production)
 
 
@@ -109,6 +111,12 @@ class Settings:
         choices=("none", "first-time", "everyone", "all"),
     )
     markdown_images: bool = _s(False, "Render Markdown images (otherwise their alt text).")
+    markdown_raw_html: Literal["drop", "text"] = _s(
+        "drop",
+        "Raw HTML in a comment: `drop` its tags and keep the text between them (scripts, "
+        "styles and HTML comments go whole), or show it as typed, as `text`. Never rendered.",
+        choices=("drop", "text"),
+    )
     links_new_tab: bool = _s(True, "Links in comments open in a new tab.")
     rate_limits: str = _s(
         "",
@@ -137,9 +145,16 @@ class Settings:
     worker_in_process: bool = _s(
         True, "Run the mail and webhook worker inside `kibitz serve` (else run `kibitz worker`)."
     )
-    outbox_max_attempts: int = _s(8, "Tries before a mail or webhook is given up as failed.")
+    outbox_give_up_hours: int = _s(
+        72,
+        "A mail or webhook that keeps failing is retried (30 s, 1 min, 2 min ... then hourly) "
+        "until this many hours after it was queued, then given up as failed "
+        "(`kibitz mail status`, `kibitz mail retry`, /admin/mail).",
+    )
     outbox_lease_seconds: int = _s(
-        120, "How long a worker may hold a claimed row before another takes it over."
+        120,
+        "How long a worker may hold a claimed row before another takes it over; renewed "
+        "before each send, so keep it above a send's timeout (30 s for SMTP).",
     )
     digest_interval_seconds: int = _s(86_400, "How often a digest subscriber gets mail.")
     webhook_urls: list[str] = _s([], "URLs that receive signed webhook events.")
@@ -201,7 +216,9 @@ class Settings:
         "characters) by anyone; 0 turns the check off.",
     )
     moderation_min_fill_seconds: int = _s(
-        3, "A comment sent sooner than this after its form was shown is taken for spam."
+        3,
+        "A comment sent sooner than this after its form was shown is taken for spam; one sent "
+        "without the form's token is held for a moderator. 0 turns both off.",
     )
     moderation_offensive_threshold: int = _s(
         90,
@@ -341,6 +358,14 @@ class Settings:
         return self.public_url.startswith("https://")
 
 
+# Settings that no longer do anything: accepted (so configurations that set them still load)
+# and ignored, with a warning in the log, each with what replaced it.
+RETIRED: dict[str, str] = {
+    "outbox_max_attempts": "ignored since kibitz gives up on a failing mail or webhook by "
+    "its age, KIBITZ_OUTBOX_GIVE_UP_HOURS (a count of tries gave up after about an hour)",
+}
+
+
 class SettingsError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
@@ -429,7 +454,7 @@ def _validate(s: Settings) -> list[str]:
     positive = (
         "port", "workers", "db_pool_size", "max_body_chars", "max_request_bytes",
         "display_depth", "page_size", "max_page_size", "cache_max_bytes", "smtp_port",
-        "outbox_max_attempts", "outbox_lease_seconds", "digest_interval_seconds",
+        "outbox_give_up_hours", "outbox_lease_seconds", "digest_interval_seconds",
         "redis_stale_seconds", "cache_max_age_seconds", "live_heartbeat_seconds",
         "live_idle_seconds", "live_streams_per_client", "live_max_streams",
         "live_stream_max_seconds", "live_retention_seconds", "shutdown_grace_seconds",
@@ -537,10 +562,14 @@ def load_settings(
         problems.append(f"{path}: configuration file not found")
     known = {f.name for f in setting_fields()}
     for key in file_values:
-        if key not in known:
+        if key in RETIRED:
+            log.warning("%s: setting %r is %s", path, key, RETIRED[key])
+        elif key not in known:
             problems.append(f"{path}: unknown setting {key!r}")
     for key in environ:
-        if key.startswith("KIBITZ_") and key != "KIBITZ_CONFIG" and key[7:].lower() not in known:
+        if key.startswith("KIBITZ_") and key[7:].lower() in RETIRED:
+            log.warning("%s is %s", key, RETIRED[key[7:].lower()])
+        elif key.startswith("KIBITZ_") and key != "KIBITZ_CONFIG" and key[7:].lower() not in known:
             problems.append(f"{key}: unknown setting")
     values: dict[str, Any] = {}
     for f in setting_fields():
@@ -592,6 +621,11 @@ def settings_reference_markdown() -> str:
         default = describe_default(f).replace("|", "\\|") or "(empty)"
         help_text = f.metadata["help"].replace("|", "\\|")
         lines.append(f"| `{env_name(f.name)}` | {_type_name(f)} | `{default}` | {help_text} |")
+    if RETIRED:
+        lines += ["", "## Retired settings", "",
+                  "Still accepted, so that a configuration that sets them loads; a warning says "
+                  "they are ignored.", ""]  # fmt: skip
+        lines += [f"- `{env_name(name)}`: {why}." for name, why in RETIRED.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -36,6 +36,11 @@ async def read_thread(client: AsyncClient, thread: str = THREAD, **params: Any) 
 async def vote(
     client: AsyncClient, comment_id: int, value: int, expect: int = 200
 ) -> dict[str, Any]:
+    """Vote as the widget does: a reader new to the site has asked /me first, which names
+    them (the voter cookie); a request that names no reader is refused."""
+    if "kibitz_voter" not in client.cookies:
+        named = await client.get("/api/v1/me", params={"thread": THREAD})
+        assert named.status_code == 200, named.text
     response = await client.post(f"/api/v1/comments/{comment_id}/vote", json={"value": value})
     assert response.status_code == expect, response.text
     data: dict[str, Any] = response.json()

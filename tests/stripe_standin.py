@@ -17,6 +17,23 @@ from urllib.parse import parse_qsl
 
 from tests.stripe_events import KEY
 
+# what Stripe's API refuses in a price (docs.stripe.com/currencies), in Stripe's own units
+THREE_DECIMAL = {"bhd", "jod", "kwd", "omr", "tnd"}
+MINIMUM_CHARGE = {"usd": 50, "eur": 50, "gbp": 30, "jpy": 50, "huf": 17500, "czk": 1500}
+
+
+def price_problem(body: dict[str, Any]) -> str | None:
+    """Why Stripe would refuse the session's price, as its API says it."""
+    for item in (body.get("line_items") or {}).values():
+        price = item.get("price_data") or {}
+        currency, amount = price.get("currency", ""), int(price.get("unit_amount") or 0)
+        if currency in THREE_DECIMAL and amount % 10:
+            return (f"Invalid amount: {currency.upper()} amounts must be rounded to the "
+                    "nearest ten (the last digit must be 0).")  # fmt: skip
+        if amount < MINIMUM_CHARGE.get(currency, 1):
+            return "Amount must be at least the minimum charge amount for the currency."
+    return None
+
 
 def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """Stripe's form encoding (``line_items[0][price_data][currency]=usd``) back to a tree."""
@@ -50,6 +67,11 @@ class StandIn:
             return self.fail_with
         n = next(self._ids)
         if method == "POST" and path == "/v1/checkout/sessions":
+            problem = price_problem(body)
+            if problem:
+                param = "line_items[0][price_data][unit_amount]"
+                return 400, {"error": {"type": "invalid_request_error", "message": problem,
+                                       "param": param}}  # fmt: skip
             return 200, {
                 "id": f"cs_test_{n}", "object": "checkout.session", "mode": body.get("mode"),
                 "status": "open", "payment_status": "unpaid", "livemode": False,

@@ -5,6 +5,7 @@ invitations and the second factor; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -218,6 +219,54 @@ async def test_threads_close_reopen_and_their_own_policy(make_client: Any) -> No
     assert "Pre-moderation is one of" in bad.text
     log = (await admin.get("/admin/audit")).text
     assert "close thread" in log and "reopen thread" in log and "thread policy" in log
+
+
+async def test_a_threads_moderation_policy_page(make_client: Any) -> None:
+    """The thread's page of its own policy: a bad value comes back with a clear error next to
+    its field and changes nothing; a good one is saved and logged; an empty field is the
+    site's setting again."""
+    admin, reader = await site(make_client, moderation="none", moderation_max_links=2)
+    await post_comment(reader, "Opening the thread")
+    threads = await admin.get("/admin/threads")
+    link = f"/admin/threads/policy?thread={THREAD}"
+    assert link in threads.text and "(its own)" not in threads.text
+    page = await admin.get(link)
+    assert page.status_code == 200 and "the site's: 2" in html.unescape(page.text)
+    fields = {"thread": THREAD, "max_links": "", "block_words": "", "block_domains": "",
+              "offensive_threshold": "", "reports_to_hold": "", "min_fill_seconds": ""}  # fmt: skip
+    for name, value, says in [
+        ("max_links", "-3", "max_links is a whole number from 0 to 1000."),
+        ("offensive_threshold", "150", "offensive_threshold is a whole number from 0 to 100."),
+        ("reports_to_hold", "0", "reports_to_hold is a whole number from 1 to 1000."),
+        ("min_fill_seconds", "soon", "min_fill_seconds is a whole number from 0 to 3600."),
+        ("block_domains", "https://spam.example/x", "Blocked domains are names like"),
+    ]:
+        bad = await submit(admin, "/admin/threads/policy", {**fields, name: value},
+                           page=link, expect=422)  # fmt: skip
+        assert says in bad.text
+        assert f'id="f-{name}" name="{name}"' in bad.text
+        assert re.search(rf'name="{name}"[^>]*aria-invalid="true"', bad.text)
+        assert value.replace("/", "") in bad.text.replace("/", "")  # what was typed stays
+    assert "thread policy" not in (await admin.get("/admin/audit")).text
+    saved = await submit(admin, "/admin/threads/policy",
+                         {**fields, "max_links": "0", "block_words": "ferry\nharbour tax"},
+                         page=link)  # fmt: skip
+    page = await admin.get(saved.headers["location"])
+    assert "Saved the policy of" in page.text and 'value="0"' in page.text
+    assert "ferry\nharbour tax" in page.text
+    assert "(its own)" in (await admin.get("/admin/threads")).text
+    held = await post_comment(reader, "See [this](https://port.example/)", expect=202)
+    assert held["status"] == "pending"
+    log = await admin.get("/admin/audit", params={"action": "thread_policy"},
+                          headers={"accept": "application/json"})  # fmt: skip
+    assert "Admin" in log.text and "harbour tax" in log.text
+    await submit(admin, "/admin/threads/policy", fields, page=link)
+    assert (await post_comment(reader, "See [that](https://port.example/)"))["status"] == (
+        "approved"
+    )
+    missing = await admin.post("/admin/threads/policy", data={
+        **fields, "thread": "/no/such/thread", "_csrf_token": await csrf(admin, link)})  # fmt: skip
+    assert missing.status_code == 404
 
 
 async def test_a_readers_history_by_address_and_cookie(make_client: Any) -> None:

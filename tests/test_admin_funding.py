@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from kibitz.db.tables import audit_log, campaign_totals, ledger
+from kibitz.db.tables import audit_log, campaign_totals, ledger, provider_events
 from kibitz.services import funding
 from tests.funding_factories import give, make_campaign
 from tests.moderators import csrf, dashboard, log_in, make_account, submit
@@ -102,9 +102,12 @@ async def test_a_campaign_made_and_kept_from_the_dashboard(make_client: Any) -> 
     await submit(admin, CAMPAIGN, {"name": "Support us", "goal": "6000", "milestones": "",
                  "suggested": "5, 10", "min": "2", "max": "1000", "wall": "on", "end": ""},
                  page=CAMPAIGN)  # fmt: skip
-    bar = await funding.bar(kb, "support", "2021-06")
+    # from this month on; June 2021 keeps the goal it had
+    bar = await funding.bar(kb, "support")
     assert bar is not None and bar.goal == 600000
     assert [t.amount for t in bar.ticks] == [0, 300000, 600000]
+    june = await funding.bar(kb, "support", "2021-06")
+    assert june is not None and june.goal == 500000 and "of 5,000 $ goal" in june.sentence
     bad = await submit(admin, CAMPAIGN, {"name": "Support us", "goal": "0"}, expect=422)
     assert "more than zero" in bad.text
     assert len(await entries(kb)) == 4
@@ -296,3 +299,43 @@ def test_the_monthly_chart_labels_every_few_months_when_they_would_overlap() -> 
     labels = re.findall(r">(M\d\d)</text>", chart(24))
     assert labels == [f"M{i:02d}" for i in range(1, 24, 2)]  # every other, ending with the last
     assert len(re.findall(r"<title>M\d\d: ", chart(24))) == 24  # every column keeps its title
+
+
+async def test_payment_events_that_need_a_person_are_listed_until_handled(
+    make_client: Any,
+) -> None:
+    admin = await dashboard(make_client)
+    kb = admin.kb
+    now = datetime.now(UTC)
+    await kb.db.write(lambda c: c.execute(sa.insert(provider_events).values(
+        provider="stripe", event_id="evt_9", type="checkout.session.completed", livemode=False,
+        created_at=now, received_at=now, outcome="needs_attention",
+        reason="payment stripe:payment:pi_9 of 25.00 € (EUR) for campaign support was not "
+               "recorded",
+    )))  # fmt: skip
+    page = (await admin.get("/admin/funding")).text
+    assert "1 payment event reported money kibitz could not record" in page
+    assert "<code>evt_9</code>" in page and "25.00 € (EUR) for campaign support" in page
+    done = await submit(admin, "/admin/funding/events/handled",
+                        {"event_id": "evt_9", "note": "recorded as #12 at 1.08"},
+                        page="/admin/funding")  # fmt: skip
+    page = (await admin.get(done.headers["location"])).text
+    assert "Event evt_9 marked handled." in page and "evt_9</code>" not in page
+    [logged] = await audit_rows(kb)
+    assert (logged.action, logged.target) == ("provider_event_handled", "provider_event:evt_9")
+    assert "recorded as #12" in logged.after
+    again = await submit(admin, "/admin/funding/events/handled", {"event_id": "evt_9"},
+                         page="/admin/funding", expect=404)  # fmt: skip
+    assert "No event 'evt_9' is waiting" in again.text
+
+
+async def test_a_campaign_minimum_below_the_card_floor_is_refused(make_client: Any) -> None:
+    admin = await dashboard(make_client)
+    refused = await submit(
+        admin, "/admin/funding/create",
+        {"name": "Support us", "slug": "support", "period": "monthly", "goal": "5000",
+         "currency": "GBP", "min": "0.20", "suggested": "1, 5", "wall": "on"},
+        page="/admin/funding/create", expect=422,
+    )  # fmt: skip
+    assert "The smallest gift must be at least 0.30 £" in refused.text
+    assert 'name="min"' in refused.text and 'aria-invalid="true"' in refused.text

@@ -133,6 +133,20 @@ async def test_a_file_that_cannot_be_imported_says_why_and_writes_nothing(
     assert r.status_code == 422 and "Choose the system" in r.text
 
 
+async def test_wrongly_typed_items_are_listed_and_warnings_shown(make_client: Any) -> None:
+    """The job finishes (it used to stop "on an error (ValueError)") and the page says which
+    item and field were skipped, and warns that an uncompressed Remark42 backup may be cut."""
+    admin = await dashboard(make_client)
+    good = {"id": "good", "locator": {"url": "https://old.example.com/p/"},
+            "time": "2021-06-01T10:00:00Z", "orig": "Fine"}  # fmt: skip
+    lines = [{"version": 1}, good, {**good, "id": "bad", "score": "many", "votes": {}}]
+    r = await start(admin, "".join(json.dumps(x) + "\n" for x in lines).encode(), "remark42")
+    page = await finished(admin, r.headers["location"])
+    assert page.status_code == 200, page.text
+    assert "score is &#39;many&#39;, not a number" in page.text
+    assert "no end marker" in page.text and "Check:" in page.text
+
+
 async def test_one_import_at_a_time(make_client: Any) -> None:
     admin = await dashboard(make_client)
     kb = admin.kb

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import random
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 
 from kibitz.db.tables import comments, threads
@@ -112,6 +114,12 @@ async def test_a_comment_posted_while_paging_neither_repeats_nor_hides_one(clien
     ]
 
 
+def cursor(sort: str, value: float | None, comment_id: int) -> str:
+    """A cursor as a client could make one by hand (kibitz.services.reading's format)."""
+    raw = msgspec.json.encode([sort, value, "2024-01-01T00:00:00Z", comment_id])
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
 async def test_bad_cursors_and_limits(client: Any) -> None:
     await seed_long_thread(client.kb, n=10)
     page = await read_thread(client, LONG, sort="newest", limit=5)
@@ -121,10 +129,24 @@ async def test_bad_cursors_and_limits(client: Any) -> None:
         ({"limit": 0}, "limit"),
         ({"limit": 201}, "limit"),
         ({"limit": "many"}, "limit"),
+        # hand-made cursors with numbers no column holds, or of the wrong kind
+        ({"cursor": cursor("newest", None, 2**70)}, "cursor"),
+        ({"cursor": cursor("newest", None, 0)}, "cursor"),
+        ({"cursor": cursor("most_voted", 2**70, 5), "sort": "most_voted"}, "cursor"),
+        ({"cursor": cursor("most_voted", 2**40, 5), "sort": "most_voted"}, "cursor"),
+        ({"cursor": cursor("most_voted", 1.5, 5), "sort": "most_voted"}, "cursor"),
+        ({"cursor": cursor("best", 2**70, 5), "sort": "best"}, "cursor"),
     ]:
         r = await client.get("/api/v1/comments", params={"thread": LONG, **params})
         assert r.status_code == 422, params
         assert r.json()["error"]["field"] == field
+    # the same format within range is a cursor like any other
+    for sort, value in [("newest", None), ("most_voted", 2**31 - 1), ("best", 0.5)]:
+        r = await client.get(
+            "/api/v1/comments",
+            params={"thread": LONG, "sort": sort, "cursor": cursor(sort, value, 2**63 - 1)},
+        )
+        assert r.status_code == 200, (sort, r.text)
 
 
 async def test_missing_thread_parameter(client: Any) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from kibitz.app import create_app
 from kibitz.db.tables import votes
 from kibitz.models import NewComment, Reader
 from kibitz.services import comments as comment_service
@@ -43,15 +45,101 @@ async def test_votes_of_many_readers_add_up(make_client: Any) -> None:
     assert shown["votes"] == {"up": 4, "down": 1, "score": 3}
 
 
-async def test_the_first_vote_sets_the_voter_cookie(make_client: Any) -> None:
+async def test_me_names_a_new_reader_with_the_voter_cookie_and_a_reader_token(
+    make_client: Any,
+) -> None:
     author, reader = await readers(make_client, 2)
     c = await post_comment(author)
-    response = await reader.post(f"/api/v1/comments/{c['id']}/vote", json={"value": 1})
-    cookie = response.headers["set-cookie"]
-    assert cookie.startswith("kibitz_voter=") and "HttpOnly" in cookie
     me = await reader.get("/api/v1/me", params={"thread": THREAD})
-    assert me.json()["votes"] == {str(c["id"]): 1}
+    cookie = me.headers["set-cookie"]
+    assert cookie.startswith("kibitz_voter=") and "HttpOnly" in cookie
+    # on plain http: a first-party cookie, as before (no Partitioned, no SameSite=None)
+    assert "SameSite=lax" in cookie and "Partitioned" not in cookie and "Secure" not in cookie
     assert me.headers["cache-control"] == "private, no-store"
+    token = me.json()["reader"]
+    assert reader.cookies["kibitz_voter"] == token
+    await vote(reader, c["id"], 1)
+    again = await reader.get("/api/v1/me", params={"thread": THREAD})
+    assert again.json()["votes"] == {str(c["id"]): 1}
+    assert again.json()["reader"] == token and "set-cookie" not in again.headers
+
+
+async def test_on_https_the_reader_cookies_are_partitioned_and_cross_site(
+    make_client: Any,
+) -> None:
+    site = await make_client(public_url="https://comments.example.org")
+    transport = httpx.ASGITransport(app=create_app(kb=site.kb), client=("203.0.113.7", 1))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="https://comments.example.org"
+    ) as browser:
+        me = await browser.get("/api/v1/me", params={"thread": THREAD})
+        posted = await browser.post(
+            "/api/v1/comments", json={"thread": THREAD, "body": "hi", "author_name": "Al"}
+        )
+    assert posted.status_code == 201, posted.text
+    edit = [v for k, v in posted.headers.multi_items() if k == "set-cookie"]
+    assert [c.split("=")[0] for c in edit] == [f"kibitz_edit_{posted.json()['id']}"]
+    for cookie in (me.headers["set-cookie"], *edit):
+        for flag in ("HttpOnly", "Secure", "SameSite=none", "Partitioned"):
+            assert flag in cookie, (flag, cookie)
+
+
+async def test_without_cookies_the_reader_header_names_the_reader(make_client: Any) -> None:
+    """A browser that blocks the embedded discussion's cookies: the widget carries the
+    reader's token from /me in X-Kibitz-Reader instead."""
+    author, reader = await readers(make_client, 2)
+    c = await post_comment(author)
+    token = (await reader.get("/api/v1/me", params={"thread": THREAD})).json()["reader"]
+    header = {"X-Kibitz-Reader": token}
+    for _ in range(2):
+        reader.cookies.clear()  # the browser kept nothing
+        r = await reader.post(f"/api/v1/comments/{c['id']}/vote", json={"value": 1}, headers=header)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"up": 1, "down": 0, "score": 1, "my_vote": 1}  # counted once
+    reader.cookies.clear()
+    me = await reader.get("/api/v1/me", params={"thread": THREAD}, headers=header)
+    assert me.json()["votes"] == {str(c["id"]): 1}  # the highlight survives a reload
+    assert me.json()["reader"] == token
+    [shown] = (await read_thread(author))["comments"]
+    assert shown["votes"]["up"] == 1
+    # nor can the author, cookieless, vote on their own comment
+    mine = (await author.get("/api/v1/me", params={"thread": THREAD})).json()["reader"]
+    author.cookies.clear()
+    own = await author.post(
+        f"/api/v1/comments/{c['id']}/vote", json={"value": 1}, headers={"X-Kibitz-Reader": mine}
+    )
+    assert own.status_code == 403 and own.json()["error"]["code"] == "own_comment"
+
+
+async def test_a_vote_that_names_no_reader_is_refused(make_client: Any) -> None:
+    author, reader = await readers(make_client, 2)
+    c = await post_comment(author)
+    forged = author.cookies["kibitz_voter"].split(".")[0] + ".AAAA"
+    for headers in ({}, {"X-Kibitz-Reader": forged}, {"X-Kibitz-Reader": "nonsense"}):
+        r = await reader.post(
+            f"/api/v1/comments/{c['id']}/vote", json={"value": 1}, headers=headers
+        )
+        assert r.status_code == 403, r.text
+        assert r.json()["error"]["code"] == "reader_unknown"
+        assert "set-cookie" not in r.headers  # no voter is minted for it
+    count = await author.kb.db.read(
+        lambda conn: conn.execute(sa.select(sa.func.count()).select_from(votes)).scalar_one()
+    )
+    assert count == 0
+
+
+async def test_the_reader_header_passes_cors(make_client: Any) -> None:
+    client = await make_client(allowed_origins=["https://news.example.org"])
+    preflight = await client.options(
+        "/api/v1/comments/1/vote",
+        headers={
+            "Origin": "https://news.example.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-kibitz-reader",
+        },
+    )
+    assert preflight.status_code in (200, 204)
+    assert "x-kibitz-reader" in preflight.headers["access-control-allow-headers"].lower()
 
 
 async def test_no_voting_on_ones_own_comment(make_client: Any) -> None:
@@ -61,7 +149,7 @@ async def test_no_voting_on_ones_own_comment(make_client: Any) -> None:
     assert refused["error"]["code"] == "own_comment"
 
 
-async def test_a_forged_voter_cookie_counts_as_a_new_reader(make_client: Any) -> None:
+async def test_a_forged_voter_cookie_is_nobody(make_client: Any) -> None:
     author, reader = await readers(make_client, 2)
     c = await post_comment(author)
     await vote(reader, c["id"], 1)
@@ -69,8 +157,15 @@ async def test_a_forged_voter_cookie_counts_as_a_new_reader(make_client: Any) ->
     reader.cookies.clear()
     reader.cookies.set("kibitz_voter", forged)
     # not taken for the author (who may not vote) nor for the earlier reader
-    result = await vote(reader, c["id"], 1)
-    assert result["up"] == 2
+    refused = await vote(reader, c["id"], 1, expect=403)
+    assert refused["error"]["code"] == "reader_unknown"
+    # asking /me gives them a new name of their own
+    me = await reader.get("/api/v1/me", params={"thread": THREAD})
+    token = me.json()["reader"]
+    assert me.headers["set-cookie"].startswith(f"kibitz_voter={token};")
+    reader.cookies.clear()
+    reader.cookies.set("kibitz_voter", token)
+    assert (await vote(reader, c["id"], 1))["up"] == 2
 
 
 async def test_bad_votes(make_client: Any) -> None:

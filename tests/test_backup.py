@@ -26,11 +26,16 @@ from kibitz.context import Kibitz
 from kibitz.db import migrate
 from kibitz.db.engine import Database
 from kibitz.db.tables import api_tokens, comments, outbox
-from kibitz.services import tokens
+from kibitz.services import audit, bans, moderation, tokens
 from kibitz.settings import Settings
 from tests.conftest import ENGINES, NO_MODERATION, ORIGIN, SECRET
 from tests.factories import post_comment, read_thread, vote
+from tests.funding_factories import give, make_campaign
+from tests.moderators import make_account
 from tests.porting_helpers import PAGE, import_sample, rows
+from tests.test_api_passages import PATH as PASSAGE_PAGE
+from tests.test_api_passages import listing as passage_listing
+from tests.test_api_passages import publish
 
 KIBITZ = str(Path(sys.executable).with_name("kibitz"))
 
@@ -61,7 +66,9 @@ async def kibitz_on(url: str, **overrides: Any) -> Kibitz:
 
 async def a_site(kb: Kibitz) -> None:
     """Something of everything a site holds: comments, replies, votes, an edit, a deletion,
-    subscribers, imported history, an API token and queued mail."""
+    subscribers, imported history, an API token and queued mail; a moderator's account, a
+    moderation action in the audit log, a ban and a reader's report; an article with a
+    passage and a comment on it; a campaign with a donor, a donation and its refund."""
     transport = httpx.ASGITransport(app=create_app(kb=kb), client=("203.0.113.7", 4321))
     async with (
         httpx.AsyncClient(transport=transport, base_url=ORIGIN) as reader,
@@ -86,8 +93,31 @@ async def a_site(kb: Kibitz) -> None:
         await other.delete(
             f"/api/v1/comments/{gone['id']}", headers={"X-Kibitz-Edit-Token": gone["edit_token"]}
         )
+        rude = await post_comment(other, "Something rude", author_email="rude@example.org")
+        reported = await other.post(f"/api/v1/comments/{reply['id']}/report",
+                                    json={"reason": "abuse", "note": "not nice"})  # fmt: skip
+        assert reported.status_code == 202, reported.text
+        article = await publish(kb)
+        [bases] = [p for p in (await passage_listing(reader))["passages"] if p["key"] == "md:bases"]
+        await post_comment(reader, "On the bases.", thread=PASSAGE_PAGE, passage_id=bases["id"])
     await import_sample(kb, "disqus", "disqus.xml")
     await tokens.create(kb, "site-developer")
+    editor = audit.Actor(await make_account(kb), "Ed", "admin")
+    await moderation.act(kb, editor, [rude["id"]], "reject")
+    await bans.ban(kb, editor, bans.BanRequest(kinds=("email",), reason="rude", days=30,
+                                               comment_id=rude["id"]))  # fmt: skip
+    campaign = await make_campaign(kb)
+    gift = await give(kb, campaign, 5000, donor_name="Jo Doe", donor_email="jo@example.org",
+                      public_name="Jo", message="Keep going")  # fmt: skip
+    await give(kb, campaign, 2000, kind="refund", reverses_id=gift)
+    assert article.body_html
+
+
+COVERED = (
+    "threads", "comments", "votes", "articles", "subscribers", "subscriptions",
+    "import_records", "passages", "accounts", "bans", "reports", "audit_log", "campaigns",
+    "donors", "ledger_entries", "campaign_totals",
+)  # fmt: skip
 
 
 async def export_bytes(kb: Kibitz, gzipped: bool = False) -> bytes:
@@ -229,7 +259,12 @@ async def test_a_dry_run_reads_everything_and_changes_nothing(empty_url: Any) ->
     )
     try:
         report = await restore(target, io.BytesIO(data), dry_run=True)
-        assert report.tables["comments"] == 11 and report.rows > 11
+        assert report.rows > 13
+        # what the round trip above covers: a_site leaves rows in every one of these
+        empty = [t for t in COVERED if not report.tables.get(t)]
+        assert empty == []
+        assert report.tables["ledger_entries"] == 2  # a donation and its refund
+        assert report.tables["comments"] == 13
         assert report.settings_differences == ["moderation: archive 'none', here 'all'"]
         assert await migrate.current_revision(target.db) is None
     finally:

@@ -72,6 +72,34 @@ def test_threads_and_tokens(tmp_path: Path) -> None:
     assert again.returncode == 1 and "No active token named 'site'" in again.stderr
 
 
+def test_a_threads_own_moderation_policy(tmp_path: Path) -> None:
+    assert run(tmp_path, "migrate").returncode == 0
+    assert run(tmp_path, "thread", "create", "/x").returncode == 0
+    shown = run(tmp_path, "thread", "policy", "/x", KIBITZ_MODERATION_MAX_LINKS="4")
+    assert shown.returncode == 0 and "max_links = 4  (site)" in shown.stdout
+    changed = run(
+        tmp_path,
+        "thread",
+        "policy",
+        "/x",
+        "--set",
+        "max_links=0",
+        "--set",
+        "block_words=ferry, harbour tax",
+        KIBITZ_MODERATION_BLOCK_WORDS="scam",
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert "max_links = 0  (thread)" in changed.stdout
+    assert "block_words = scam, ferry, harbour tax  (thread)" in changed.stdout
+    cleared = run(tmp_path, "thread", "policy", "/x", "--clear", "max_links")
+    assert "max_links = 2  (site)" in cleared.stdout and "harbour tax" in cleared.stdout
+    bad = run(tmp_path, "thread", "policy", "/x", "--set", "max_links=lots")
+    assert bad.returncode == 1 and "max_links is a whole number" in bad.stderr
+    unknown = run(tmp_path, "thread", "policy", "/x", "--set", "colour=red")
+    assert unknown.returncode == 1 and "no policy called 'colour'" in unknown.stderr
+    assert run(tmp_path, "thread", "policy", "/nowhere").returncode == 1
+
+
 def test_article_add_and_demo(tmp_path: Path) -> None:
     file = tmp_path / "post.md"
     file.write_text("---\ntitle: Hello\ndate: 2024-05-06\n---\nBody\n")

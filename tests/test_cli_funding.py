@@ -69,3 +69,41 @@ def test_the_ledger_refuses_changes_even_from_a_database_shell(tmp_path: Path) -
         for sql in ("UPDATE ledger_entries SET amount = 1", "DELETE FROM ledger_entries"):
             with pytest.raises(sqlite3.IntegrityError, match="append-only"):
                 db.execute(sql)
+
+
+def test_check_fails_while_a_payment_event_needs_a_person(tmp_path: Path) -> None:
+    assert run(tmp_path, "demo").returncode == 0
+    with sqlite3.connect(tmp_path / "k.db") as db:
+        db.execute(
+            "INSERT INTO provider_events (provider, event_id, type, livemode, created_at, "
+            "received_at, outcome, reason) VALUES ('stripe', 'evt_9', 'charge.refunded', 0, "
+            "'2021-06-20 10:00:00', '2021-06-20 10:00:00', 'needs_attention', "
+            "'refund stripe:refund:ch_9:2000 of 20.00 € (EUR) reverses donation #3, which is "
+            "in USD: not recorded')"
+        )
+    failed = run(tmp_path, "check")
+    assert failed.returncode == 1, failed.stdout
+    assert "funding: charge.refunded evt_9 (received 2021-06-20) needs a person: refund" in (
+        failed.stdout)  # fmt: skip
+    assert "1 payment event(s) need attention" in failed.stdout
+    assert "funding: cached totals match the ledger" in failed.stdout  # the totals are fine
+    handled = run(tmp_path, "funding", "handled", "evt_9", "--note", "refunded by hand")
+    assert handled.returncode == 0 and "marked handled" in handled.stdout
+    assert run(tmp_path, "check").returncode == 0
+    unknown = run(tmp_path, "funding", "handled", "evt_9")
+    assert unknown.returncode == 1 and "No event 'evt_9' is waiting" in unknown.stderr
+
+
+def test_a_campaign_minimum_below_what_cards_can_pay_is_refused(tmp_path: Path) -> None:
+    assert run(tmp_path, "migrate").returncode == 0
+    low = run(tmp_path, "campaign", "create", "m", "--name", "Us", "--goal", "5000",
+              "--currency", "EUR", "--min", "0.20", "--suggested", "1,5")  # fmt: skip
+    assert low.returncode == 1 and "at least 0.50 €" in low.stderr
+    comma = run(tmp_path, "campaign", "create", "m", "--name", "Us", "--goal", "5000,50",
+                "--currency", "EUR")  # fmt: skip
+    assert comma.returncode == 1 and "did you mean" in comma.stderr  # never 500,050 €
+    made = run(tmp_path, "campaign", "create", "m", "--name", "Us", "--goal", "5,000",
+               "--currency", "EUR", "--min", "0.50", "--suggested", "1,5")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    goal = run(tmp_path, "campaign", "update", "m", "--goal", "6000")
+    assert goal.returncode == 0

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import stripe
 
-from kibitz.db.tables import ledger, outbox, payment_sessions
+from kibitz.db.tables import campaigns, ledger, outbox, payment_sessions
+from kibitz.services import campaigns as camp
 from tests import stripe_events as se
 from tests.funding_factories import make_campaign
 from tests.stripe_standin import StandIn, start
@@ -137,11 +139,82 @@ async def test_zero_and_three_decimal_currencies_reach_stripe_in_its_units(
     await make_campaign(client.kb, "dinar", currency="KWD", goal=1_000_000)
     await give(client, expect=422, campaign="yen", amount="other", custom_amount="1000.5")
     await give(client, campaign="yen", amount="other", custom_amount="1000")
-    await give(client, campaign="dinar", amount="other", custom_amount="7.125")
+    # Stripe takes three-decimal amounts in steps of ten fils: 7.125 KWD would fail there
+    refused = await give(client, expect=422, campaign="dinar", amount="other",
+                         custom_amount="7.125")  # fmt: skip
+    assert "Card payments in KWD go in steps of 0.010 KWD: give 7.120 KWD or 7.130 KWD" in (
+        refused.text)  # fmt: skip
+    assert 'id="custom_amount"' in refused.text and 'aria-invalid="true"' in refused.text
+    await give(client, campaign="dinar", amount="other", custom_amount="7.120")
     yen, dinar = stripe_api.calls("/v1/checkout/sessions")
     assert (yen["line_items"]["0"]["price_data"]["currency"],
             yen["line_items"]["0"]["price_data"]["unit_amount"]) == ("jpy", "1000")  # fmt: skip
-    assert dinar["line_items"]["0"]["price_data"]["unit_amount"] == "7125"
+    assert dinar["line_items"]["0"]["price_data"]["unit_amount"] == "7120"
+
+
+def test_the_stand_in_refuses_what_stripe_refuses(stripe_api: StandIn) -> None:
+    client = stripe.StripeClient(se.KEY, base_addresses={"api": stripe_api.url})
+
+    def session(currency: str, amount: int) -> Any:
+        price = {"currency": currency, "unit_amount": amount, "product_data": {"name": "Gift"}}
+        return client.v1.checkout.sessions.create({
+            "mode": "payment", "success_url": "https://example.org/ok",
+            "line_items": [{"price_data": price, "quantity": 1}],
+        })  # type: ignore[arg-type]  # fmt: skip
+
+    with pytest.raises(stripe.InvalidRequestError, match="last digit must be 0"):
+        session("kwd", 7125)
+    with pytest.raises(stripe.InvalidRequestError, match="minimum charge amount"):
+        session("usd", 30)
+    assert session("kwd", 7120).url and session("usd", 50).url
+
+
+async def test_a_site_in_german_reads_amounts_as_germans_write_them(
+    make_client: Any, stripe_api: StandIn
+) -> None:
+    client = await site(make_client, stripe_api, locale="de_DE")
+    html = (await client.get("/donate")).text
+    assert "From 2,00 $ to 10.000,00 $." in html and "> 5 $</label>" in html
+    assert 'value="25,00"' in html  # a suggested amount, as the reader would type it
+    await give(client, amount="other", custom_amount="25,50")
+    await give(client, amount="other", custom_amount="1.000,00")
+    await give(client, amount="25,00")
+    amounts = [c["line_items"]["0"]["price_data"]["unit_amount"]
+               for c in stripe_api.calls("/v1/checkout/sessions")]  # fmt: skip
+    assert amounts == ["2550", "100000", "2500"]
+    for typed, why in (("1,000", "ambiguous: write 1.000 or 1,00"),
+                       ("25.50", "is not an amount as written here"),
+                       ("zwanzig", "is not an amount (write e.g. 25 or 25,50)"),
+                       ("1,99", "Give between 2,00 $ and 10.000,00 $")):  # fmt: skip
+        refused = await give(client, expect=422, amount="other", custom_amount=typed)
+        assert why in refused.text and 'aria-invalid="true"' in refused.text
+    assert len(stripe_api.calls("/v1/checkout/sessions")) == 3
+
+
+async def test_an_english_site_refuses_a_decimal_comma_rather_than_read_thousands(
+    make_client: Any, stripe_api: StandIn
+) -> None:
+    client = await site(make_client, stripe_api)
+    await give(client, amount="other", custom_amount="25.50")
+    refused = await give(client, expect=422, amount="other", custom_amount="25,50")
+    assert "did you mean 2,550 or 25.5?" in refused.text
+    [sent] = stripe_api.calls("/v1/checkout/sessions")
+    assert sent["line_items"]["0"]["price_data"]["unit_amount"] == "2550"
+
+
+async def test_gifts_never_go_below_what_a_card_payment_can_be(
+    make_client: Any, stripe_api: StandIn
+) -> None:
+    client = await site(make_client, stripe_api)
+    # a campaign whose minimum was set below Stripe's floor before kibitz checked it
+    lower = sa.update(campaigns).where(campaigns.c.slug == "support").values(min_amount=10)
+    await client.kb.db.write(lambda conn: conn.execute(lower))
+    camp.invalidate(client.kb, "support")
+    assert "From 0.50 $ to 10,000.00 $." in (await client.get("/donate")).text
+    refused = await give(client, expect=422, amount="other", custom_amount="0.30")
+    assert "Give between 0.50 $ and 10,000.00 $" in refused.text and stripe_api.requests == []
+    await give(client, amount="other", custom_amount="0.50")
+    assert len(stripe_api.calls("/v1/checkout/sessions")) == 1
 
 
 async def test_opening_payment_pages_is_rate_limited_against_card_testing(

@@ -135,6 +135,25 @@ async def test_a_reader_who_has_the_page_gets_a_304_from_either(pair: Pair) -> N
     assert pair.behind.calls == 0
 
 
+async def test_if_none_match_lists_weak_tags_and_star_alike_in_either(pair: Pair) -> None:
+    await _discussion(pair)
+    for path in ("/api/v1/comments", "/api/v1/counts"):
+        params = {"thread": THREAD}
+        etag = (await pair.fast.get(path, params=params)).headers["etag"]
+        for header, status in [
+            ("*", 304),
+            (f'"older", {etag}', 304),
+            (f'W/"older",W/{etag}', 304),
+            ('"older", "oldest"', 200),
+            (f"{etag[:-1]}x{etag[-1]}", 200),  # another tag that starts like it
+            (f"not-a-list {etag}", 200),
+        ]:
+            headers = {"If-None-Match": header}
+            plain, fast = await pair.both("GET", path, params=params, headers=headers)
+            assert plain[0] == status, (path, header)
+            assert fast == plain, (path, header)
+
+
 async def test_the_next_page_by_cursor_is_the_same(pair: Pair) -> None:
     await _discussion(pair)
     page = (await pair.plain.get("/api/v1/comments", params={"thread": THREAD, "limit": 2})).json()

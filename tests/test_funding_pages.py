@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 from xml.etree import ElementTree
 
 from kibitz import reference
+from kibitz.services import audit, bookkeeping
+from kibitz.services import campaigns as camp
 from tests.funding_factories import give, make_campaign
 
 REF = "/2021/06/russia-is-strengthening-bases-in-kyrgyzstan-tajikistan"
@@ -68,6 +71,12 @@ async def test_the_json_twin_has_everything_the_widget_draws(make_client: Any) -
                            "valuetext": bar["sentence"]}  # fmt: skip
     assert (bar["fill"], bar["percent"], bar["exceeded"]) == (0.332, 33, False)
     assert bar["campaign"]["donate_url"] == "http://127.0.0.1:8000/donate?campaign=southfront"
+    # the bar as the page draws it, for the widget to show as is: links that work elsewhere
+    html = bar["html"]
+    assert html.startswith('<section class="kb-funding"') and 'role="progressbar"' in html
+    assert 'aria-valuetext="1,660 $ raised of 5,000 $ goal, June 2021"' in html
+    assert '<a href="http://127.0.0.1:8000/funding/southfront">About this campaign</a>' in html
+    assert '<a href="http://127.0.0.1:8000/donate?campaign=southfront">Donate</a>' in html
     assert bar["campaign"]["image_url"] == "http://127.0.0.1:8000/funding/southfront.svg"
     assert "email" not in response.text and "@" not in response.text
     assert (await client.get("/api/v1/funding")).json() == bar  # the featured campaign
@@ -85,6 +94,49 @@ async def test_the_json_answers_304_until_the_next_gift(make_client: Any) -> Non
     fresh = await client.get("/api/v1/funding/support", params={"period": "2021-06"},
                              headers={"If-None-Match": etag})  # fmt: skip
     assert fresh.status_code == 200 and fresh.json()["raised"]["amount"] == 2500
+
+
+async def test_the_svg_comes_from_the_cache_with_an_etag_until_the_next_gift(
+    make_client: Any,
+) -> None:
+    client = await make_client()
+    await make_campaign(client.kb)
+    url = "/funding/support.svg?period=2021-06"
+    first = await client.get(url)
+    etag = first.headers["etag"]
+    assert first.status_code == 200 and "0 $ raised" in first.text
+    assert first.headers["cache-control"] == "public, max-age=300"
+    hits = client.kb.cache.stats.hits
+    again = await client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    assert client.kb.cache.stats.hits == hits + 1  # answered without reading the database
+    assert (await client.get(url)).content == first.content
+    # a gift recorded by hand (as from the dashboard or the CLI) shows at once
+    await bookkeeping.record(client.kb, audit.SYSTEM, "support",
+                             bookkeeping.ManualEntry(amount="25", date="2021-06-03"))  # fmt: skip
+    fresh = await client.get(url, headers={"If-None-Match": etag})
+    assert fresh.status_code == 200 and fresh.headers["etag"] != etag
+    assert "25 $ raised" in fresh.text
+
+
+async def test_each_month_shows_the_goal_it_had(make_client: Any) -> None:
+    client = await make_client()
+    c = await make_campaign(client.kb, goal=500000)
+    await give(client.kb, c, 166000)
+    await camp.update(client.kb, "support", camp.CampaignUpdate(goal=750000),
+                      now=datetime(2021, 7, 10, tzinfo=UTC))  # fmt: skip
+    june = (await client.get("/api/v1/funding/support", params={"period": "2021-06"})).json()
+    assert (june["goal"]["amount"], june["sentence"]) == (
+        500000, "1,660 $ raised of 5,000 $ goal, June 2021")  # fmt: skip
+    assert [t["label"] for t in june["ticks"]] == ["0 $", "2,500 $", "5,000 $"]
+    july = (await client.get("/api/v1/funding/support", params={"period": "2021-07"})).json()
+    assert july["goal"]["formatted"] == "7,500 $"
+    now = (await client.get("/api/v1/funding/support")).json()  # the current month
+    assert now["goal"]["amount"] == 750000
+    image = (await client.get("/funding/support.svg?period=2021-06")).text
+    assert "1,660 $ raised of 5,000 $ goal, June 2021" in image
+    page = text_of((await client.get("/funding/support")).text)
+    assert "July 2021 0 $ 7,500 $ June 2021 1,660 $ 5,000 $" in page  # month by month
 
 
 async def test_unknown_campaigns_and_periods_are_clear_errors(make_client: Any) -> None:

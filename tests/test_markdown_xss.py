@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from kibitz.markdown import TAGS, render
+from kibitz.markdown import RAW_HTML_MODES, TAGS, RawHtml, render
 from tests.factories import post_comment, read_thread
 
 PAYLOADS = [
@@ -145,19 +145,33 @@ def test_the_inspector_catches_what_it_must() -> None:
     assert not problems('<p><a href="https://ok.example" rel="nofollow ugc noopener">ok</a></p>')
 
 
+@pytest.mark.parametrize("raw_html", RAW_HTML_MODES)
 @pytest.mark.parametrize("payload", PAYLOADS)
-def test_rendered_body_is_safe(payload: str) -> None:
-    assert problems(render(payload)) == []
-    assert problems(render(payload, images=True), allowed=frozenset(TAGS | {"img"})) == []
+def test_rendered_body_is_safe(payload: str, raw_html: RawHtml) -> None:
+    assert problems(render(payload, raw_html=raw_html)) == []
+    with_images = render(payload, images=True, raw_html=raw_html)
+    assert problems(with_images, allowed=frozenset(TAGS | {"img"})) == []
 
 
-async def test_payloads_posted_through_the_api_are_stored_safe(make_client: Any) -> None:
-    client = await make_client(rate_limits="comment.voter=1000/60,comment.ip=1000/60")
+@pytest.mark.parametrize("raw_html", RAW_HTML_MODES)
+async def test_payloads_posted_through_the_api_are_stored_safe(
+    make_client: Any, raw_html: RawHtml
+) -> None:
+    client = await make_client(
+        rate_limits="comment.voter=1000/60,comment.ip=1000/60", markdown_raw_html=raw_html
+    )
+    stored = 0
     for payload in PAYLOADS:
         body = payload.replace("\x00", "")
-        await post_comment(client, body, thread="/xss", author_name=payload[:100].strip() or "x")
+        answer = await post_comment(
+            client, body, thread="/xss", author_name=payload[:100].strip() or "x", expect=None
+        )
+        if "error" in answer:  # only when dropping raw HTML leaves nothing to show
+            assert raw_html == "drop" and answer["error"]["code"] == "nothing_to_show", answer
+        else:
+            stored += 1
     page = await read_thread(client, "/xss", limit=200)
-    assert len(page["comments"]) == len(PAYLOADS)
+    assert len(page["comments"]) == stored > len(PAYLOADS) // 2
     for c in page["comments"]:
         assert problems(c["body_html"]) == [], c["body_html"]
     # names come back as plain text, exactly as typed
@@ -169,7 +183,7 @@ async def test_names_and_bodies_are_escaped_on_the_page_and_in_feeds(make_client
     client = await make_client(rate_limits="comment.voter=1000/60,comment.ip=1000/60")
     evil = [p for p in PAYLOADS if "<" in p][:20]
     for payload in evil:
-        await post_comment(client, payload, thread="/xss", author_name=payload[:100])
+        await post_comment(client, f"Quoting: {payload}", thread="/xss", author_name=payload[:100])
     page = (await client.get("/discussion", params={"thread": "/xss", "sort": "oldest"})).text
     assert problems(page[page.index("<body") :], page=True) == []
     assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 2  # shown, as text
@@ -214,9 +228,50 @@ def test_ordinary_markdown_renders_as_a_reader_expects() -> None:
     )
 
 
-def test_raw_html_is_shown_as_text_and_images_as_their_alt_text() -> None:
-    assert render("I <3 <b>bold</b>") == "<p>I &lt;3 &lt;b&gt;bold&lt;/b&gt;</p>"
+def test_raw_html_is_dropped_keeping_its_text_and_images_are_their_alt_text() -> None:
+    assert render("I <3 <b>bold</b> & <i>true</i>") == "<p>I &lt;3 bold &amp; true</p>"
+    assert render("<script>alert(1)</script>\n\nstill here") == "<p>still here</p>"
+    assert render("before <script>alert(1)</script> after") == "<p>before alert(1) after</p>"
+    assert render("<style>p {color: red}</style>") == ""
+    assert render("<!-- a note to myself -->Hello") == "<p>Hello</p>"
+    assert render("<p>Typed as <em>HTML</em></p>") == "<p>Typed as HTML</p>"
+    assert render("<div>\nline one\nline two\n</div>") == "<p>line one\nline two</p>"
+    assert render("one\n\n<svg onload=alert(1)></svg>\n\ntwo") == "<p>one</p>\n<p>two</p>"
+    # what looks like HTML but is not: left alone
+    assert render("a < b and `<b>`, <https://ok.example>") == (
+        '<p>a &lt; b and <code>&lt;b&gt;</code>, <a href="https://ok.example" target="_blank" '
+        'rel="nofollow ugc noopener">https://ok.example</a></p>'
+    )
     assert render("![a chart](https://ok.example/c.png)") == "<p>a chart</p>"
     assert render("![a chart](https://ok.example/c.png)", images=True) == (
         '<p><img src="https://ok.example/c.png" alt="a chart"></p>'
     )
+
+
+def test_raw_html_can_be_shown_as_text_instead() -> None:
+    assert render("I <3 <b>bold</b>", raw_html="text") == "<p>I &lt;3 &lt;b&gt;bold&lt;/b&gt;</p>"
+    assert render("<script>alert(1)</script>", raw_html="text") == (
+        "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"
+    )
+
+
+async def test_the_sites_setting_applies_to_posts_and_previews(make_client: Any) -> None:
+    for mode, shown in [
+        ("drop", "<p>hi there</p>"),
+        ("text", "<p>&lt;b&gt;hi&lt;/b&gt; there</p>"),
+    ]:
+        client = await make_client(markdown_raw_html=mode)
+        assert (await post_comment(client, "<b>hi</b> there"))["body_html"] == shown
+        preview = await client.post("/api/v1/preview", json={"body": "<b>hi</b> there"})
+        assert preview.json() == {"body_html": shown}
+
+
+async def test_a_comment_that_is_only_raw_html_is_refused_not_stored_empty(client: Any) -> None:
+    for body in ("<script>alert(1)</script>", "<div><img src=x onerror=alert(1)></div>"):
+        refused = await post_comment(client, body, thread="/only-html", expect=422)
+        assert refused["error"]["code"] == "nothing_to_show"
+        assert refused["error"]["field"] == "body"
+    kept = await post_comment(client, "<b>bold</b> words", thread="/only-html")
+    assert kept["body_html"] == "<p>bold words</p>"
+    page = await read_thread(client, "/only-html")
+    assert [c["id"] for c in page["comments"]] == [kept["id"]]

@@ -3,10 +3,12 @@ the declared tables exactly; downgrading and upgrading again works."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
@@ -14,7 +16,7 @@ from sqlalchemy import Connection, inspect
 from kibitz.db import migrate
 from kibitz.db.engine import Database
 from kibitz.db.search import not_search_object
-from kibitz.db.tables import metadata
+from kibitz.db.tables import campaign_goals, metadata
 from tests.conftest import ENGINES
 
 
@@ -95,5 +97,74 @@ async def test_the_search_objects_exist_after_upgrading(empty_database: str) -> 
 
         names = await db.run(present)
         assert ("comments_fts" if db.is_sqlite else "ix_comments_search") in names
+    finally:
+        await db.dispose()
+
+
+async def test_goals_per_period_start_from_each_campaigns_goal(empty_database: str) -> None:
+    """Campaigns made before goals were kept per period keep their goal from their first month."""
+    db = Database(empty_database)
+    try:
+        await migrate.upgrade(db, "0009")
+
+        def add(conn: Connection) -> None:
+            utc = "+00" if conn.dialect.name == "postgresql" else ""  # SQLite keeps UTC naive
+            conn.exec_driver_sql(
+                "INSERT INTO campaigns (slug, name, description, period, currency, goal, "
+                "milestones, suggested_amounts, min_amount, max_amount, supporter_wall, "
+                "starts_at, created_at, updated_at) VALUES ('southfront', 'Support', '', "
+                "'monthly', 'USD', 500000, '0,100000,500000', '500,1000', 200, 1000000, true, "
+                f"'2021-06-01 00:00:00{utc}', '2021-06-01 00:00:00{utc}', "
+                f"'2021-06-02 00:00:00{utc}')"
+            )
+
+        await db.run(add)
+        await migrate.upgrade(db)
+
+        def goals(conn: Connection) -> list[Any]:
+            return list(conn.execute(sa.select(campaign_goals)).all())
+
+        [row] = await db.run(goals)
+        assert (row.campaign_id, row.goal, row.milestones) == (1, 500000, "0,100000,500000")
+        assert row.effective_from == datetime(2021, 6, 1, tzinfo=UTC)
+    finally:
+        await db.dispose()
+
+
+def _ledger_guards(conn: Connection) -> list[str]:
+    """The ledger's triggers as the database keeps them (SQLite: their SQL; PostgreSQL: the
+    function's body)."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' "
+            "AND tbl_name = 'ledger_entries' ORDER BY name"
+        )
+        return [r[0] for r in rows]
+    rows = conn.exec_driver_sql(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'ledger_entries_append_only'"
+    )
+    return [r[0] for r in rows]
+
+
+async def test_the_ledger_guards_after_migrating_are_the_declared_ones(
+    empty_database: str,
+) -> None:
+    """Triggers are outside what the comparison above sees: a database migrated to head must
+    guard the ledger exactly as a new one does (a ledger column added without updating the
+    trigger in a migration fails here)."""
+    from kibitz.db.tables import LEDGER_GUARDS
+
+    db = Database(empty_database)
+    try:
+        await migrate.upgrade(db)
+        found = await db.run(_ledger_guards)
+        declared = LEDGER_GUARDS["sqlite" if db.is_sqlite else "postgresql"]
+        if db.is_sqlite:
+            assert sorted(found) == sorted(s for s in declared if s.startswith("CREATE TRIGGER"))
+        else:
+            [body] = found
+            assert f"$${body}$$" in declared[0]
+        await migrate.downgrade(db, "0012")
+        assert await db.run(_ledger_guards) != found  # the check can fail
     finally:
         await db.dispose()

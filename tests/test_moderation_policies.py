@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from kibitz.app import create_app
-from kibitz.services import policies
+from kibitz.services import audit, policies, thread_policy
 from tests.conftest import ORIGIN
 from tests.factories import THREAD, flatten, post_comment, read_thread
 
@@ -88,6 +88,43 @@ async def test_a_thread_overrides_the_sites_mode(make_client: Any) -> None:
 
 
 # -- content checks (they apply to trusted commenters too)
+
+
+async def test_a_threads_own_policy_is_stricter_than_the_sites(make_client: Any) -> None:
+    """A thread with a lower link limit, more block words and fewer reports to hold a
+    comment: the same comment is held there and published elsewhere."""
+    client = await moderated(
+        make_client, moderation="none", moderation_max_links=2, moderation_block_words=["scam"]
+    )
+    kb = client.kb
+    strict, relaxed = "/2021/06/strict", "/2021/06/relaxed"
+    for key in (strict, relaxed):
+        await post_comment(client, "Opening the discussion", thread=key)
+    await thread_policy.update(kb, audit.SYSTEM, strict, values={
+        "max_links": "0", "block_words": "ferry", "reports_to_hold": "1"})  # fmt: skip
+    link = "See [the timetable](https://port.example/times)"
+    assert (await post_comment(client, link, thread=relaxed))["status"] == "approved"
+    held = await post_comment(client, link, thread=strict, expect=202)
+    assert held["status"] == "pending"
+    assert (await post_comment(client, "The ferry is late", thread=relaxed))["status"] == (
+        "approved"
+    )
+    await post_comment(client, "The ferry is late", thread=strict, expect=202)
+    await post_comment(client, "A scam, surely", thread=strict, expect=202)  # the site's too
+    # one report is enough in the strict thread, not in the other
+    other = reader_at(kb, "198.51.100.20")
+    for key in (strict, relaxed):
+        page = flatten((await read_thread(client, key))["comments"])
+        [first] = [c for c in page if "Opening" in c["body_html"]]
+        r = await other.post(f"/api/v1/comments/{first['id']}/report", json={"reason": "spam"})
+        assert r.status_code == 202
+    assert await shown(client, strict) == []
+    assert len(await shown(client, relaxed)) == 3
+    await other.aclose()
+    # back to the site's settings: the same link is published
+    await thread_policy.update(kb, audit.SYSTEM, strict, clear=["max_links"])
+    again = await post_comment(client, "Timetable: [here](https://port.example/t2)", thread=strict)
+    assert again["status"] == "approved"
 
 
 async def test_more_links_than_allowed_are_held(make_client: Any) -> None:
@@ -180,11 +217,37 @@ async def test_a_form_sent_too_fast_is_spam(make_client: Any) -> None:
     client = await moderated(make_client, moderation="none", moderation_min_fill_seconds=3)
     kb = client.kb
     slow = policies.form_token(kb, at=time.time() - 20)
-    fast = (await me(client))["form_token"]  # shown just now
     assert (await post_comment(client, "Took my time", form_token=slow))["status"] == "approved"
+    fast = (await me(client))["form_token"]  # shown just now
     await post_comment(client, "Instant", form_token=fast, expect=202)
     await post_comment(client, "Forged", form_token="1.abc", expect=202)
     assert await shown(client) == ["<p>Took my time</p>"]
+
+
+async def test_a_comment_without_the_form_token_is_held_not_lost(make_client: Any) -> None:
+    """Leaving the token out does not skip the minimum fill time: the comment waits for a
+    moderator (not in spam: a widget cached from before tokens still reaches someone)."""
+    client = await moderated(make_client, moderation="none", moderation_min_fill_seconds=3)
+    kb = client.kb
+    held = await post_comment(client, "No token at all", expect=202)
+    assert held["status"] == "pending"
+    assert [c["body_html"] for c in (await me(client))["pending"]] == ["<p>No token at all</p>"]
+    reasons = await kb.db.read(
+        lambda c: c.exec_driver_sql(
+            f"SELECT status, held_for FROM comments WHERE id = {held['id']}"
+        ).one()
+    )
+    assert reasons[0] == "pending" and "no_form_token" in reasons[1]
+    slow = policies.form_token(kb, at=time.time() - 20)
+    assert (await post_comment(client, "With it", form_token=slow))["status"] == "approved"
+    # the author's edit of a published comment has no form token, and is not held for it
+    mine = await post_comment(client, "Edit me later", form_token=slow)
+    r = await client.patch(f"/api/v1/comments/{mine['id']}", json={"body": "Edited, fine"})
+    assert r.status_code == 200 and r.json()["status"] == "approved"
+    assert await shown(client) == ["<p>Edited, fine</p>", "<p>With it</p>"]
+    # with no minimum time, no token is needed
+    relaxed = await moderated(make_client, moderation="none", moderation_min_fill_seconds=0)
+    assert (await post_comment(relaxed, "Tokenless"))["status"] == "approved"
 
 
 async def test_the_no_javascript_form_has_the_honeypot_and_the_token(make_client: Any) -> None:
@@ -378,6 +441,7 @@ async def test_banned_readers_cannot_vote_or_report(make_client: Any, kind: str)
     await bans.ban(author.kb, audit.SYSTEM, bans.BanRequest(kinds=(kind,), comment_id=theirs["id"]))
     if kind == "ip":
         troll = reader_at(author.kb, "203.0.113.7")  # any browser at that address
+        await me(troll)  # the widget has named them
     r = await troll.post(f"/api/v1/comments/{target['id']}/vote", json={"value": -1})
     assert r.status_code == 403 and r.json()["error"]["code"] == "banned"
     r = await troll.post(f"/api/v1/comments/{target['id']}/report", json={"reason": "spam"})

@@ -3,11 +3,13 @@ conversion at a recorded rate, Babel formatting with the site's pattern."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
 
 from kibitz import money
+from kibitz.payments import ProviderError, limits
 from kibitz.payments.stripe_provider import from_stripe, to_stripe
 
 
@@ -36,6 +38,51 @@ def test_amounts_parse_to_exact_minor_units(text: str, code: str, minor: int) ->
 def test_amounts_that_do_not_fit_the_currency_are_refused(text: str, code: str, why: str) -> None:
     with pytest.raises(money.MoneyError, match=why):
         money.parse_amount(text, code)
+
+
+@pytest.mark.parametrize(
+    ("text", "locale", "minor"),
+    [
+        ("25,50", "de_DE", 2550), ("25.50", "en_US", 2550), ("1.000,00", "de_DE", 100000),
+        ("1.660,5", "de_DE", 166050), ("1,660.50", "en_US", 166050), ("25", "de_DE", 2500),
+        ("1 234,50", "fr_FR", 123450), ("1'234.50", "de_CH", 123450),
+    ],
+)  # fmt: skip
+def test_amounts_are_read_as_written_in_the_sites_locale(
+    text: str, locale: str, minor: int
+) -> None:
+    assert money.parse_amount(text, "EUR", locale) == minor
+
+
+@pytest.mark.parametrize(
+    ("text", "locale", "why"),
+    [
+        # a decimal comma in English, a decimal point in German: never read as thousands
+        ("25,50", "en_US", "did you mean 2,550 or 25.5"),
+        ("25.50", "de_DE", "not an amount as written here"),
+        # a separator before three digits could mean either: the reader says which
+        ("1.000", "en_US", "ambiguous: write 1,000 or 1.00"),
+        ("1,000", "de_DE", "ambiguous: write 1.000 or 1,00"),
+        ("12,34,567", "en_US", "not an amount as written here"),
+        ("zwanzig", "de_DE", "not an amount (write e.g. 25 or 25,50)"),
+        ("25 €", "de_DE", "not an amount"), ("1e3", "de_DE", "not an amount"),
+    ],
+)  # fmt: skip
+def test_amounts_that_could_be_misread_are_refused(text: str, locale: str, why: str) -> None:
+    with pytest.raises(money.MoneyError, match=re.escape(why)):
+        money.parse_amount(text, "EUR", locale)
+
+
+def test_three_digits_after_the_point_are_a_fraction_where_the_currency_has_three() -> None:
+    assert money.parse_amount("1.000", "KWD") == 1000
+    assert money.parse_amount("1,000", "KWD", "de_DE") == 1000
+
+
+def test_amounts_are_written_back_as_a_reader_types_them() -> None:
+    assert money.plain(2500, "USD") == "25.00" and money.plain(2500, "USD", "de_DE") == "25,00"
+    assert money.plain(1000, "JPY", "de_DE") == "1000" and money.plain(7120, "KWD") == "7.120"
+    for minor, code, locale in ((2550, "EUR", "de_DE"), (123456789, "USD", "en_US")):
+        assert money.parse_amount(money.plain(minor, code, locale), code, locale) == minor
 
 
 def test_currency_codes_are_checked() -> None:
@@ -85,5 +132,14 @@ def test_formatting_follows_the_reference_pattern_and_the_locale() -> None:
 def test_stripe_amounts_follow_stripes_own_minor_units() -> None:
     assert to_stripe(2500, "USD") == 2500 and from_stripe(2500, "USD") == 2500
     assert to_stripe(1000, "JPY") == 1000 and from_stripe(1000, "JPY") == 1000
-    assert to_stripe(1234, "KWD") == 1234
+    assert to_stripe(1230, "KWD") == 1230
+    with pytest.raises(ProviderError, match=re.escape("steps of 0.010 KWD")):
+        to_stripe(1234, "KWD")  # Stripe takes three-decimal amounts ending in 0 only
     assert to_stripe(500, "ISK") == 50000 and from_stripe(50000, "ISK") == 500  # ISK: 2 at Stripe
+
+
+def test_card_payments_have_a_floor_and_a_step_per_currency() -> None:
+    assert [limits.minimum(c) for c in ("USD", "EUR", "GBP", "JPY", "HUF", "CZK")] == [
+        50, 50, 30, 50, 17500, 1500]  # fmt: skip
+    assert limits.minimum("KWD") == 1  # none listed: the campaign's own minimum decides
+    assert [limits.step(c) for c in ("USD", "JPY", "KWD", "TND", "MGA")] == [1, 1, 10, 10, 100]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import email
 import hashlib
 import hmac
 import json
@@ -18,12 +19,14 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+import httpx
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
+from kibitz.app import create_app
 from kibitz.db.tables import outbox
 from kibitz.mail.worker import Worker, utcnow
-from tests.conftest import Inbox, free_port
+from tests.conftest import ORIGIN, Inbox, free_port
 from tests.factories import THREAD, post_comment
 
 LIMITS = "comment.voter=1000/60,comment.ip=1000/60,subscribe.email=1000/3600"
@@ -216,6 +219,75 @@ async def test_preferences_and_the_daily_digest(make_client: Any, smtp: Any) -> 
     assert "second of the day" in Inbox.text(digest) and "third of the day" in Inbox.text(digest)
 
 
+OTHER = "/2021/07/another-article"
+
+
+async def _following_two_threads_by_digest(make_client: Any, smtp: Any) -> tuple[Any, ...]:
+    """A reader following two threads, who had a mail about each, then chose the digest;
+    a comment on each thread waits for the next digest."""
+    inbox, port = smtp
+    reader, writer, worker = await setup(make_client, port)
+    await post_comment(writer, "Opening the other article", thread=OTHER)
+    for thread in (THREAD, OTHER):
+        r = await reader.post("/api/v1/subscriptions",
+                              json={"email": "n@example.org", "thread": thread})  # fmt: skip
+        assert r.status_code == 202, r.text
+    await worker.drain()
+    await confirm(reader, inbox, "n@example.org")
+    await post_comment(writer, "news on the first")
+    await post_comment(writer, "news on the other", thread=OTHER)
+    await worker.drain()
+    notes = {THREAD if "news on the first" in Inbox.text(m) else OTHER: m
+             for m in inbox.to("n@example.org") if "New comment" in m["Subject"]}  # fmt: skip
+    manage = link_in(notes[THREAD], "/subscriptions/manage")
+    page = await reader.get(manage)
+    csrf = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    await reader.post(manage, data={"_csrf_token": csrf.group(1), "action": "digest"})
+    await post_comment(writer, "later on the first")
+    await post_comment(writer, "later on the other", thread=OTHER)
+    await worker.drain()
+    return reader, worker, inbox, notes, manage, csrf.group(1)
+
+
+async def _next_digest(worker: Worker, inbox: Inbox) -> str:
+    before = len(inbox.messages)
+    await worker.drain(now=utcnow() + timedelta(days=1, minutes=1))
+    [digest] = inbox.messages[before:]
+    assert "new comment" in digest["Subject"]
+    return Inbox.text(digest)
+
+
+async def test_a_thread_removed_on_the_preferences_page_leaves_the_digest(
+    make_client: Any, smtp: Any
+) -> None:
+    reader, worker, inbox, _, manage, csrf = await _following_two_threads_by_digest(
+        make_client, smtp
+    )
+    page = await reader.get(manage)
+    [first] = [li for li in page.text.split("<li>") if "russia-strengthening-bases" in li]
+    found = re.search(r'name="id" value="(\d+)"', first)
+    assert found is not None
+    removed = await reader.post(
+        manage, data={"_csrf_token": csrf, "action": "remove", "id": found.group(1)}
+    )
+    assert removed.status_code == 200
+    text = await _next_digest(worker, inbox)
+    assert "later on the other" in text and "later on the first" not in text
+
+
+async def test_unsubscribing_from_one_thread_keeps_the_others_in_the_digest(
+    make_client: Any, smtp: Any
+) -> None:
+    reader, worker, inbox, notes, _, _ = await _following_two_threads_by_digest(make_client, smtp)
+    url = notes[THREAD]["List-Unsubscribe"].strip("<>").replace("http://127.0.0.1:8000", "")
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    r = await reader.post(url, content=b"List-Unsubscribe=One-Click", headers=form)
+    assert r.status_code == 200
+    text = await _next_digest(worker, inbox)
+    assert "later on the other" in text and "later on the first" not in text
+
+
 async def test_a_flood_of_subscribers_does_not_weigh_on_the_posting_request(
     make_client: Any, smtp: Any
 ) -> None:
@@ -265,15 +337,47 @@ async def test_smtp_down_for_a_while_then_everything_arrives(make_client: Any) -
     ]
 
 
-async def test_giving_up_after_the_last_try(make_client: Any) -> None:
-    port = free_port()
-    reader, _, worker = await setup(make_client, port, outbox_max_attempts=2)
+async def _mail_row(kb: Any) -> Any:
+    return await kb.db.read(lambda c: c.execute(
+        sa.select(outbox.c.status, outbox.c.attempts, outbox.c.next_attempt_at)
+        .where(outbox.c.topic == "mail")).one())  # fmt: skip
+
+
+async def test_smtp_down_for_hours_keeps_being_tried_then_everything_arrives(
+    make_client: Any,
+) -> None:
+    port = free_port()  # nothing listens here for two hours
+    reader, _, worker = await setup(make_client, port)
+    start = utcnow()
     await reader.post("/api/v1/subscriptions", json={"email": "n@example.org", "thread": THREAD})
-    await worker.drain()
-    await worker.drain(now=utcnow() + timedelta(hours=2))
-    status = await reader.kb.db.read(lambda c: c.execute(
-        sa.select(outbox.c.status).where(outbox.c.topic == "mail")).scalar())  # fmt: skip
-    assert status == "failed"
+    await worker.drain(now=start)
+    while (row := await _mail_row(reader.kb)).next_attempt_at <= start + timedelta(hours=2):
+        await worker.drain(now=row.next_attempt_at)  # the worker tries whenever a try is due
+    assert row.status == "queued" and row.attempts >= 8  # the old limit gave up at the 8th
+    assert row.next_attempt_at - start < timedelta(hours=3)  # backoff never beyond an hour
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        await worker.drain(now=start + timedelta(hours=3))
+    finally:
+        controller.stop()
+    assert [m["Subject"] for m in inbox.messages] == [
+        "Confirm your subscription to comments on SouthFront"
+    ]
+    assert (await _mail_row(reader.kb)).status == "sent"
+
+
+async def test_giving_up_past_the_give_up_age(make_client: Any) -> None:
+    port = free_port()
+    reader, _, worker = await setup(make_client, port, outbox_give_up_hours=72)
+    start = utcnow()
+    await reader.post("/api/v1/subscriptions", json={"email": "n@example.org", "thread": THREAD})
+    await worker.drain(now=start)
+    await worker.drain(now=start + timedelta(hours=71, minutes=50))
+    assert (await _mail_row(reader.kb)).status == "queued"
+    await worker.drain(now=start + timedelta(hours=72, minutes=1))
+    assert (await _mail_row(reader.kb)).status == "failed"
 
 
 async def test_two_workers_never_send_the_same_row(make_client: Any, smtp: Any) -> None:
@@ -292,6 +396,44 @@ async def test_two_workers_never_send_the_same_row(make_client: Any, smtp: Any) 
     await asyncio.gather(one.drain(), two.drain())
     ids = [m["Message-ID"] for m in inbox.messages]
     assert len(ids) == 60 and len(set(ids)) == 60
+
+
+class SlowInbox(Inbox):
+    """An SMTP server that takes its time over each mail (the sleep blocks its own thread,
+    as a slow server would)."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        time.sleep(self.delay)
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+async def test_a_batch_that_outlasts_its_lease_sends_each_mail_once(make_client: Any) -> None:
+    inbox = SlowInbox()
+    inbox.delay = 0.3
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        reader = await make_client(**mail_settings(port, outbox_lease_seconds=1))
+        kb = reader.kb
+        from kibitz.mail import messages
+        from kibitz.mail import outbox as ob
+
+        now = utcnow()
+        await kb.db.write(lambda c: [
+            ob.enqueue(c, "mail", f"bulk:{i}", messages.test_mail(kb, f"r{i}@example.org"),
+                       at=now)
+            for i in range(8)])  # fmt: skip
+        # each claims 4 mails under a 1 s lease and needs over 1.2 s to send them
+        one, two = Worker(kb, name="one", batch=4), Worker(kb, name="two", batch=4)
+        await asyncio.gather(one.drain(), two.drain())
+        await asyncio.sleep(1.1)  # what a lost lease left behind is claimed again
+        await one.drain()
+    finally:
+        controller.stop()
+    ids = [m["Message-ID"] for m in inbox.messages]
+    assert len(set(ids)) == 8 and len(ids) == 8, sorted(m["To"] for m in inbox.messages)
 
 
 class Hooks(BaseHTTPRequestHandler):
@@ -319,6 +461,7 @@ async def test_webhooks_are_signed_like_standard_webhooks(make_client: Any, smtp
             make_client, port, webhook_urls=[url], webhook_secret=f"whsec_{secret}"
         )
         posted = await post_comment(writer, "hooked")
+        await reader.get("/api/v1/me", params={"thread": THREAD})  # as the widget does first
         r = await reader.post(f"/api/v1/comments/{posted['id']}/vote", json={"value": 1})
         assert r.status_code == 200
         await worker.drain()
@@ -384,3 +527,39 @@ async def test_following_a_page_nobody_commented_on_yet(make_client: Any, smtp: 
     await Worker(reader.kb).drain()
     [mail] = inbox.to("early@example.org")
     assert "Confirm" in mail["Subject"]
+
+
+async def test_subscription_requests_are_rate_limited_per_address_and_per_client(
+    make_client: Any, smtp: Any
+) -> None:
+    _, port = smtp
+    limits = "comment.voter=1000/60,comment.ip=1000/60,subscribe.email=2/3600,subscribe.ip=3/3600"
+    reader, _, _ = await setup(make_client, port, rate_limits=limits)
+    # one address, however it is written, from different browsers
+    for n, address in enumerate(("n@example.org", "N@Example.ORG ", "n@EXAMPLE.org")):
+        browser = await make_client(kb=reader.kb)
+        r = await browser.post("/api/v1/subscriptions", json={"email": address, "thread": THREAD})
+        assert r.status_code == (202 if n < 2 else 429), (address, r.text)
+    assert r.json()["error"]["code"] == "rate_limited" and int(r.headers["retry-after"]) > 0
+    # one client, many addresses
+    transport = httpx.ASGITransport(app=create_app(kb=reader.kb), client=("198.51.100.9", 1))
+    async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as elsewhere:
+        answers = []
+        for i in range(4):
+            body = {"email": f"a{i}@example.org", "thread": THREAD}
+            answers.append((await elsewhere.post("/api/v1/subscriptions", json=body)).status_code)
+    assert answers == [202, 202, 202, 429]
+
+
+async def test_moderators_can_hear_of_every_new_comment(make_client: Any, smtp: Any) -> None:
+    inbox, port = smtp
+    _, writer, worker = await setup(make_client, port, moderator_emails=["mod@example.org"])
+    await worker.drain()
+    assert inbox.to("mod@example.org") == []  # published without moderation: nothing by default
+    writer.kb.settings = dataclasses.replace(writer.kb.settings, moderator_mail_all=True)
+    await post_comment(writer, "Published at once", author_name="Bo")
+    await worker.drain()
+    [mail] = inbox.to("mod@example.org")
+    text = Inbox.text(mail)
+    assert "Published at once" in text and "/admin/comments/" in text
+    assert "/moderate?token=" not in text  # nothing to approve: no action links

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kibitz import reference
+from kibitz.models import NewComment, Reader
 from kibitz.services import articles
+from kibitz.services import comments as comment_service
 from kibitz.services.errors import Invalid
+from kibitz.services.threads import now
+from kibitz.web import pages
 from tests.factories import read_thread
 
 REF = "/2021/06/russia-is-strengthening-bases-in-kyrgyzstan-tajikistan"
@@ -183,3 +188,57 @@ async def test_a_locked_database_is_503_with_retry_after(make_client: Any) -> No
     assert r.status_code == 503 and r.headers["retry-after"] == "5"
     assert r.json()["error"]["code"] == "unavailable"
     assert (await read_thread(client, "/x"))["thread"]["comment_count"] == 0
+
+
+async def test_view_all_comments_shows_the_whole_discussion_without_javascript(
+    make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = await make_client(page_size=5)
+    key = "/2024/05/a-long-discussion"
+    start = now() - timedelta(hours=1)
+    for i in range(12):
+        await comment_service.create(
+            client.kb,
+            NewComment(thread=key, body=f"Comment number {i:02d}.", author_name="Al"),
+            Reader(),
+            at=start + timedelta(minutes=i),
+        )
+    shown = re.compile(r"Comment number (\d\d)\.")
+
+    first = await client.get("/discussion", params={"thread": key, "sort": "oldest"})
+    assert shown.findall(first.text) == [f"{i:02d}" for i in range(5)]
+    more = re.search(r'<a class="kb-more" href="([^"]+)">View all comments</a>', first.text)
+    assert more, "a long discussion offers all of it"
+    link = more.group(1).replace("&amp;", "&")
+    last_seen = re.findall(r'id="kibitz-comment-(\d+)"', first.text)[-1]
+    assert link.endswith(f"#kibitz-comment-{last_seen}")  # the reader stays where they were
+
+    everything = await client.get(link)
+    # all of it, the first five included (not just the page after them)
+    assert shown.findall(everything.text) == [f"{i:02d}" for i in range(12)]
+    assert "View all comments" not in everything.text and "goes on" not in everything.text
+
+    # past the cap, it says so and goes on from there
+    monkeypatch.setattr(pages, "VIEW_ALL_MAX", 8)
+    capped = await client.get(link)
+    assert shown.findall(capped.text) == [f"{i:02d}" for i in range(8)]
+    assert "The discussion goes on after these 8 comments." in capped.text
+    after = re.search(r'<a class="kb-more" href="([^"]+)">Next comments</a>', capped.text)
+    assert after
+    rest = await client.get(after.group(1).replace("&amp;", "&"))
+    assert shown.findall(rest.text) == [f"{i:02d}" for i in range(8, 12)]
+    assert "Back to the first comments" in rest.text
+
+
+async def test_the_reference_discussion_loads_whatever_the_guest_form_asks(
+    make_client: Any,
+) -> None:
+    """The sample discussion was typed by no reader: a site that wants an e-mail address and
+    no websites still gets it (`kibitz demo`), while readers' comments follow the rules."""
+    client = await make_client(require_email=True, allow_website=False)
+    await reference.load(client.kb)
+    assert (await read_thread(client, REF))["thread"]["comment_count"] == 10
+    r = await client.post(
+        "/api/v1/comments", json={"thread": REF, "body": "Hi", "author_name": "Al"}
+    )
+    assert r.status_code == 422 and r.json()["error"]["field"] == "author_email"

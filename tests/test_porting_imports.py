@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -101,16 +102,28 @@ async def test_addresses_are_only_kept_as_the_keyed_hash(kb: Any) -> None:
     assert deleted.deleted_at is not None
 
 
-async def test_importing_again_changes_nothing(kb: Any) -> None:
-    first = await import_sample(kb, "disqus", "disqus.xml")
-    before = await rows(kb)
-    before_threads = await rows(kb, threads)
-    again = await import_sample(kb, "disqus", "disqus.xml")
+SAMPLES = {
+    "disqus": "disqus.xml",
+    "wordpress": "wordpress.xml",
+    "isso": None,  # its database, made from isso.sql
+    "remark42": "remark42.jsonl",
+    "commento": "commento.json",
+}
+
+
+@pytest.mark.parametrize("fmt", list(SAMPLES))
+async def test_importing_again_changes_nothing(kb: Any, tmp_path: Path, fmt: str) -> None:
+    sample = SAMPLES[fmt] or isso_database(tmp_path)
+    first = await import_sample(kb, fmt, sample)
+    assert first.comments_imported > 0
+    before = [await rows(kb, table) for table in (comments, threads, import_records)]
+    again = await import_sample(kb, fmt, sample)
     assert again.comments_imported == 0 and again.threads_created == 0
-    assert again.threads_updated == 0 and again.threads_unchanged == 2
+    assert again.threads_updated == 0
+    assert again.threads_unchanged == first.threads_created + first.threads_updated
     assert again.comments_already_imported == first.comments_imported
-    assert await rows(kb) == before
-    assert await rows(kb, threads) == before_threads
+    assert again.skipped_count == first.skipped_count
+    assert [await rows(kb, table) for table in (comments, threads, import_records)] == before
 
 
 async def test_a_newer_export_adds_only_what_is_new(kb: Any, tmp_path: Path) -> None:
@@ -236,7 +249,9 @@ async def test_isso_database(client: Any, tmp_path: Path) -> None:
     [bob] = anna["replies"]
     assert bob["edited_at"] is not None
     assert placeholder["status"] == "deleted"
-    assert "&lt;script&gt;" in placeholder["replies"][0]["body_html"]
+    # Isso keeps Markdown: its raw HTML is dropped like a new comment's, the text kept
+    reply = placeholder["replies"][0]["body_html"]
+    assert reply == "<p>Reply to a deleted comment alert(1)</p>"
     unicode = await read_thread(client, "/blog/ünïcode/")
     assert unicode["comments"][0]["author"]["name"] == "Guest"
     # the Isso session key in its preferences table is never read
@@ -335,6 +350,205 @@ async def test_bad_files_import_nothing(
     assert await rows(kb) == [] and await rows(kb, threads) == []
 
 
+WHEN = "2021-06-01T10:00:00Z"
+OUT_OF_RANGE = "0001-01-01T00:00:00+01:00"  # before year 1 in UTC
+
+
+def _jsonl(*items: Any) -> bytes:
+    return "".join(json.dumps(i) + "\n" for i in items).encode()
+
+
+def _remark42(cid: str, **fields: Any) -> dict[str, Any]:
+    return {"id": cid, "locator": {"url": "https://old.example.com/p/"}, "time": WHEN,
+            "orig": f"Comment {cid}", "user": {"name": "Anna"}, **fields}  # fmt: skip
+
+
+def _commento(cid: str, **fields: Any) -> dict[str, Any]:
+    return {"commentHex": cid, "url": "/p/", "creationDate": WHEN, "markdown": "x", **fields}
+
+
+def _disqus() -> bytes:
+    def post(pid: str, when: str) -> str:
+        return (f'<post dsq:id="{pid}"><message><![CDATA[<p>Post {pid}</p>]]></message>'
+                f"<createdAt>{when}</createdAt><author><name>A</name></author>"
+                '<thread dsq:id="1"/></post>')  # fmt: skip
+
+    return (
+        '<?xml version="1.0"?><disqus xmlns="http://disqus.com" '
+        'xmlns:dsq="http://disqus.com/disqus-internals">'
+        '<thread dsq:id="1"><link>https://old.example.com/p/</link><title>P</title>'
+        "<createdAt>last tuesday</createdAt></thread>"
+        + post("good", WHEN)
+        + post("far", OUT_OF_RANGE)
+        + "</disqus>"
+    ).encode()
+
+
+def _wordpress() -> bytes:
+    def comment(cid: str, when: str, votes: str = "1") -> str:
+        return (f"<wp:comment><wp:comment_id>{cid}</wp:comment_id>"
+                f"<wp:comment_author>A</wp:comment_author><wp:comment_date>{when}"
+                f"</wp:comment_date><wp:comment_date_gmt>{when}</wp:comment_date_gmt>"
+                f"<wp:comment_content>Comment {cid}</wp:comment_content>"
+                "<wp:comment_approved>1</wp:comment_approved>"
+                "<wp:commentmeta><wp:meta_key>wpdiscuz_votes</wp:meta_key>"
+                f"<wp:meta_value>{votes}</wp:meta_value></wp:commentmeta>"
+                "</wp:comment>")  # fmt: skip
+
+    return (
+        '<?xml version="1.0"?><rss xmlns:wp="http://wordpress.org/export/1.2/"><channel>'
+        "<item><title>P</title><link>https://old.example.com/p/</link>"
+        "<wp:post_id>5</wp:post_id><wp:post_date_gmt>never</wp:post_date_gmt>"
+        + comment("1", "2021-06-01 10:00:00", votes="99999999999999999999999")
+        + comment("2", OUT_OF_RANGE)
+        + "</item></channel></rss>"
+    ).encode()
+
+
+def _isso(tmp_path: Path) -> Path:
+    path = isso_database(tmp_path)
+    db = sqlite3.connect(path)
+    db.execute(
+        "INSERT INTO comments VALUES (1, 8, NULL, 1622538000.0, NULL, 1, NULL, 'binary', "
+        "X'00ff', NULL, NULL, 0, 0, X'00', 0)"
+    )
+    db.execute(
+        "INSERT INTO comments VALUES (1, 9, NULL, 1e300, NULL, 1, NULL, 'far', "
+        "'Bob', NULL, NULL, 0, 0, X'00', 0)"
+    )
+    db.commit()
+    db.close()
+    return path
+
+
+# format, the file, comments imported, then (id, reason) of each item skipped for its types
+BAD_TYPES: list[tuple[str, Any, int, set[tuple[str, str]]]] = [
+    ("commento", lambda _: json.dumps({"commenters": [
+        {"commenterHex": "c1", "name": {"first": "Ann"}}, 7, "x"], "comments": [
+        _commento("good", score=3), _commento("score", score="lots"),
+        _commento("url", url={"path": "/p/"}), _commento("person", commenterHex="c1"),
+        _commento("parent", parentHex=["good"])]}).encode(), 1,
+        {("score", "score is 'lots', not a number"), ("url", "url is an object, not text"),
+         ("person", "the commenter's name is an object, not text"),
+         ("parent", "parentHex is a list, not text")}),
+    ("remark42", lambda _: _jsonl(
+        {"version": 1, "users": "everyone", "posts": 5}, _remark42("good"),
+        _remark42("locator", locator="https://old.example.com/p/"),
+        _remark42("user", user="Anna"), _remark42("edit", edit="yesterday"),
+        _remark42("score", score="many"), _remark42("pid", pid={"id": "good"})), 1,
+        {("locator", "locator is 'https://old.example.com/p/', not an object"),
+         ("user", "user is 'Anna', not an object"), ("edit", "edit is 'yesterday', not an object"),
+         ("score", "score is 'many', not a number"), ("pid", "pid is an object, not text")}),
+    ("isso", lambda _: json.dumps([
+        {"id": "/p/", "comments": [
+            {"id": 1, "created": WHEN, "text": "Good", "author": "Ann"},
+            {"id": 2, "created": WHEN, "text": "x", "author": {"a": 1}},
+            {"id": 3, "created": WHEN, "text": "x", "parent": [1]},
+            {"id": 4, "created": OUT_OF_RANGE, "text": "x"}]},
+        {"id": {"path": "/q/"}, "comments": [{"id": 1, "created": WHEN, "text": "x"}]},
+        {"id": "/r/", "title": ["R"], "comments": []}]).encode(), 1,
+        {("/p/#2", "author is an object, not text"), ("/p/#3", "parent is a list, not text"),
+         ("/p/#4", "missing or bad created time"), ("", "id is an object, not text"),
+         ("/r/", "title is a list, not text")}),
+    ("isso", _isso, 6,
+        {("8", "author is binary data, not text"), ("9", "missing or bad created time"),
+         ("7", "missing or bad created time")}),
+    ("disqus", lambda _: _disqus(), 1, {("far", "missing or bad createdAt")}),
+    ("wordpress", lambda _: _wordpress(), 1, {("2", "missing or bad comment date")}),
+]  # fmt: skip
+
+
+BAD_TYPE_IDS = ["commento", "remark42", "isso-json", "isso-db", "disqus", "wordpress"]
+
+
+@pytest.mark.parametrize(("fmt", "make", "imported", "skipped"), BAD_TYPES, ids=BAD_TYPE_IDS)
+async def test_wrongly_typed_fields_skip_the_item_and_say_which(
+    kb: Any, tmp_path: Path, fmt: str, make: Any, imported: int, skipped: set[tuple[str, str]]
+) -> None:
+    made = make(tmp_path)
+    if isinstance(made, bytes):
+        path = tmp_path / "file"
+        path.write_bytes(made)
+    else:
+        path = made
+    report = await import_sample(kb, fmt, path)
+    assert report.comments_imported == imported, report.skipped
+    assert {(s.id, s.reason) for s in report.skipped} == skipped
+    assert report.failed_threads == 0
+    assert all(r.up <= 2**31 - 1 for r in await rows(kb))  # wpDiscuz's absurd vote count
+    await assert_counts_consistent(kb)
+
+
+async def test_a_parser_mistake_is_a_clear_refusal(
+    kb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kibitz.porting.sources import commento
+
+    def broken(file: Any) -> Any:
+        yield from ()
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(commento, "parse", broken)
+    with pytest.raises(ImportFailed, match=r"could not be read as a commento export \(KeyError"):
+        await import_sample(kb, "commento", "commento.json")
+    assert await rows(kb) == [] and await rows(kb, threads) == []
+
+
+async def test_a_gzipped_isso_database(kb: Any, tmp_path: Path) -> None:
+    packed = tmp_path / "comments.db.gz"
+    packed.write_bytes(gzip.compress(isso_database(tmp_path).read_bytes()))
+    report = await import_sample(kb, "isso", packed)
+    assert report.comments_imported == 6 and report.statuses["approved"] == 4
+    assert {t.key for t in await rows(kb, threads)} == {PAGE, "/blog/ünïcode/"}
+    packed_json = tmp_path / "isso.json.gz"
+    packed_json.write_bytes(gzip.compress((DATA / "isso.json").read_bytes()))
+    assert (await import_sample(kb, "isso", packed_json, source="other")).comments_imported == 4
+
+
+async def test_an_uncompressed_remark42_backup_comes_with_a_warning(
+    kb: Any, tmp_path: Path
+) -> None:
+    """It has no end marker: cut at a line end, it looks whole."""
+    lines = (DATA / "remark42.jsonl").read_bytes().splitlines(keepends=True)
+    cut = tmp_path / "backup-cut"
+    cut.write_bytes(b"".join(lines[:3]))
+    report = await import_sample(kb, "remark42", cut)
+    assert report.comments_imported == 2 and report.skipped_count == 0
+    [warning] = report.warnings
+    assert "no end marker" in warning and "cut off exactly at the end of a line" in warning
+    packed = tmp_path / "backup.gz"
+    packed.write_bytes(gzip.compress(b"".join(lines)))
+    assert (await import_sample(kb, "remark42", packed)).warnings == []
+
+
+async def test_remark42_user_addresses_are_not_kept(kb: Any, tmp_path: Path) -> None:
+    path = tmp_path / "backup"
+    path.write_bytes(
+        _jsonl({"version": 1}, _remark42("a", user={"name": "A", "ip": "203.0.113.9"}))
+    )
+    await import_sample(kb, "remark42", path)
+    [row] = await rows(kb)
+    assert row.ip_hash is None
+
+
+async def test_a_dry_run_on_sqlite_does_not_wait_for_the_write_lock(kb: Any) -> None:
+    """Readers go on posting during a dry run: it never takes SQLite's write lock (here
+    another writer holds it all along)."""
+    if not kb.db.is_sqlite:
+        pytest.skip("PostgreSQL has no database-wide write lock")
+    path = kb.settings.database_url.removeprefix("sqlite:///")
+    other = sqlite3.connect(path, timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        dry = await import_sample(kb, "disqus", "disqus.xml", dry_run=True)
+    finally:
+        other.rollback()
+        other.close()
+    assert dry.failed_threads == 0
+    assert dry.comments_imported == 8 and dry.threads_created == 2
+    assert await rows(kb) == []
+
+
 async def test_addresses_mapped_to_new_keys(kb: Any, tmp_path: Path) -> None:
     mapping = KeyMapping(
         rewrites=(
@@ -423,3 +637,9 @@ def test_the_command_reports_and_fails_clearly(tmp_path: Path) -> None:
     done = run("import", "disqus", str(DATA / "disqus.xml"), "--map",
                "https://old.example.com/", "https://news.example.com/")  # fmt: skip
     assert done.returncode == 0 and "2 created" in done.stdout
+    typed = tmp_path / "backup"
+    typed.write_bytes(_jsonl({"version": 1}, _remark42("a"), _remark42("b", user="Bob")))
+    mixed = run("import", "remark42", str(typed))
+    assert mixed.returncode == 0 and "Traceback" not in mixed.stderr, mixed.stderr
+    assert "comment b (line 3): user is 'Bob', not an object" in mixed.stdout
+    assert "warning: This uncompressed Remark42 backup has no end marker" in mixed.stdout

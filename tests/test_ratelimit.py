@@ -91,6 +91,7 @@ async def test_votes_are_limited_too(make_client: Any) -> None:
     author = await make_client(rate_limits="vote.voter=3/60,comment.voter=100/60")
     voter = await make_client(kb=author.kb)
     ids = [(await post_comment(author, f"c{i}"))["id"] for i in range(4)]
+    await voter.get("/api/v1/me", params={"thread": THREAD})  # as the widget does first
     codes = [
         (await voter.post(f"/api/v1/comments/{i}/vote", json={"value": 1})).status_code for i in ids
     ]

@@ -12,11 +12,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from kibitz.db.tables import metadata, outbox
+from kibitz.db.tables import audit_log, ledger, metadata, outbox
 from kibitz.mail.worker import Worker
 from kibitz.services import audit, bans, rights
+from tests import stripe_events as se
 from tests.conftest import Inbox
 from tests.factories import flatten, post_comment, read_thread, vote
+from tests.funding_factories import make_campaign
 from tests.moderators import csrf, csrf_of, dashboard, submit
 
 pytestmark = pytest.mark.usefixtures("cheap_hashing")
@@ -253,6 +255,20 @@ async def test_moderators_export_and_erase_from_the_dashboard(make_client: Any) 
         admin, "/admin/readers/export", {"email": VICTIM}, page="/admin/readers", expect=200
     )
     assert r.json()["comments"][0]["text"] == f"Hello {MARK}"
+    # the download is in the audit log: who, when, about whom (a keyed hash, not the address)
+    log = await admin.get("/admin/audit", params={"action": "export_reader"}, headers={
+        "accept": "text/html"})  # fmt: skip
+    assert "export_reader" in log.text and "Admin" in log.text
+    assert VICTIM.lower() not in log.text.lower() and NAME not in log.text
+    [(target, after)] = await admin.kb.db.read(
+        lambda c: c.execute(
+            sa.select(audit_log.c.target, audit_log.c.after).where(
+                audit_log.c.action == "export_reader"
+            )
+        ).all()
+    )
+    assert target == rights.audit_target(admin.kb, VICTIM.lower())
+    assert json.loads(after) == {"comments": 1, "gifts": 0}
     refused = await submit(
         admin,
         "/admin/readers/erase",
@@ -265,3 +281,122 @@ async def test_moderators_export_and_erase_from_the_dashboard(make_client: Any) 
         admin, "/admin/readers/erase", {"email": VICTIM, "confirm": "erase"}, page="/admin/readers"
     )
     assert await admin.kb.db.read(lambda c: traces(c, [VICTIM, NAME, MARK])) == []
+    erased = await admin.kb.db.read(
+        lambda c: c.execute(
+            sa.select(audit_log.c.target).where(audit_log.c.action == "erase")
+        ).scalar_one()
+    )
+    assert erased == target  # the download and the erasure name the same reader
+
+
+# -- donors: an address that only gave money
+
+SHOWN_AS = "Vicky of Zanzibar"
+
+
+async def victims_gifts(make_client: Any, **extra: Any) -> dict[str, Any]:
+    """Victoria gave once and monthly through Stripe, and once by bank transfer (recorded in
+    the dashboard), with a public name and a message; Olga gave too. Victoria never commented."""
+    admin = await dashboard(make_client, site_name="SouthFront", **se.STRIPE, **extra)
+    kb = admin.kb
+    await make_campaign(kb)
+    once = se.session(
+        "cs_v1", email=VICTIM, name=NAME, payment_intent="pi_v1", customer="cus_v1",
+        metadata=se.meta(public_name=SHOWN_AS, message=f"{MARK} for the reporters"),
+    )  # fmt: skip
+    await se.deliver(admin, se.event("checkout.session.completed", once))
+    monthly = se.session(
+        "cs_v2", mode="subscription", amount=1000, subscription="sub_v", customer="cus_v2",
+        email=VICTIM, name=NAME, metadata=se.meta(public_name=SHOWN_AS, message=MARK),
+    )  # fmt: skip
+    await se.deliver(admin, se.event("checkout.session.completed", monthly))
+    paid = se.invoice("in_v1", subscription="sub_v", email=VICTIM, customer="cus_v2",
+                      payment_intent="pi_in_v1",
+                      metadata=se.meta(public_name=SHOWN_AS, message=MARK))  # fmt: skip
+    await se.deliver(admin, se.event("invoice.paid", paid))
+    olga = se.session("cs_o", email="olga@example.org", name="Olga", payment_intent="pi_o",
+                      metadata=se.meta(public_name="Olga", message="Keep it up"))  # fmt: skip
+    await se.deliver(admin, se.event("checkout.session.completed", olga))
+    entries = "/admin/funding/campaigns/support/entries"
+    await submit(admin, entries, {
+        "kind": "donation", "amount": "40", "date": "2021-06-03", "method": "bank_transfer",
+        "name": NAME, "email": VICTIM, "display": "name", "public_name": SHOWN_AS,
+        "message": f"By bank, {MARK}", "reference": "bank-v",
+    }, page=entries)  # fmt: skip
+    return {"admin": admin, "kb": kb}
+
+
+async def ledger_money(kb: Any) -> list[tuple[Any, ...]]:
+    query = sa.select(
+        ledger.c.id, ledger.c.amount, ledger.c.counted_amount, ledger.c.occurred_at,
+        ledger.c.provider_ref, ledger.c.donor_id,
+    ).order_by(ledger.c.id)  # fmt: skip
+    return [tuple(r) for r in await kb.db.read(lambda c: c.execute(query).all())]
+
+
+async def test_a_donors_gifts_are_in_their_download(make_client: Any) -> None:
+    data = await victims_gifts(make_client)
+    kb = data["kb"]
+    token = rights.link_token(kb, "export", VICTIM)
+    r = await data["admin"].get("/my-data/export", params={"token": token})
+    assert r.status_code == 200
+    given = r.json()["donations"]
+    assert given["donor"]["email"] == VICTIM and given["donor"]["name"] == NAME
+    assert [(g["amount"], g["frequency"], g["shown_as"]) for g in given["gifts"]] == [
+        ("25.00", "one_time", SHOWN_AS), ("10.00", "monthly", SHOWN_AS),
+        ("40.00", "one_time", SHOWN_AS),
+    ]  # fmt: skip
+    assert given["gifts"][0]["message"] == f"{MARK} for the reporters"
+    assert [(m["amount"], m["status"]) for m in given["monthly_gifts"]] == [("10.00", "active")]
+    assert "Olga" not in json.dumps(given) and "Keep it up" not in json.dumps(given)
+    # an address that only gave money is known: the reader gets the links
+    await rights.request(kb, VICTIM)
+    mails = await kb.db.read(lambda c: c.execute(sa.select(outbox.c.idempotency_key)).all())
+    assert any(m[0].startswith("rights:") for m in mails)
+
+
+@pytest.mark.parametrize("mode", ["delete", "anonymise"])
+async def test_erasing_a_donor_keeps_only_the_amounts(make_client: Any, mode: str) -> None:
+    data = await victims_gifts(make_client, erasure_mode=mode)
+    kb, admin = data["kb"], data["admin"]
+    needles = [VICTIM, NAME, SHOWN_AS, MARK]
+    before = await kb.db.read(lambda c: traces(c, needles))
+    for place in ("donors.email", "donors.name", "ledger_entries.public_name",
+                  "ledger_entries.message", "outbox.payload", "audit_log.after"):  # fmt: skip
+        assert any(t.startswith(place) for t in before), place  # the check can fail
+    money_before = await ledger_money(kb)
+    page = await admin.get("/funding/support", params={"period": "2021-06"})
+    assert SHOWN_AS in page.text and "Olga" in page.text
+    bar = (await admin.get("/api/v1/funding/support", params={"period": "2021-06"})).json()
+
+    erase = rights.link_token(kb, "erase", VICTIM)
+    form = await admin.get("/my-data/erase", params={"token": erase})
+    assert "Gifts you made stay in the accounts" in form.text
+    done = await admin.post(
+        "/my-data/erase", data={"_csrf_token": csrf_of(form.text), "token": erase}
+    )
+    assert done.status_code == 200 and "3 gifts kept as amounts only" in done.text
+
+    assert await kb.db.read(lambda c: traces(c, needles)) == []
+    # the bookkeeping is whole: every entry, every amount, every reference, every total
+    assert await ledger_money(kb) == money_before
+    again = (await admin.get("/api/v1/funding/support", params={"period": "2021-06"})).json()
+    assert again["raised"] == bar["raised"]
+    page = await admin.get("/funding/support", params={"period": "2021-06"})
+    assert SHOWN_AS not in page.text and "Olga" in page.text and "Keep it up" in page.text
+    # the dashboard's log of the gift recorded by hand still says how much
+    logged = await kb.db.read(
+        lambda c: c.execute(
+            sa.select(audit_log.c.after).where(audit_log.c.action == "ledger_donation")
+        ).scalar_one()
+    )
+    assert json.loads(logged)["amount"] == "40.00"
+    # nobody else's gifts changed
+    olga = await kb.db.read(
+        lambda c: c.execute(
+            sa.select(ledger.c.public_name, ledger.c.message).where(
+                ledger.c.provider_ref.contains("pi_o")
+            )
+        ).one()
+    )
+    assert tuple(olga) == ("Olga", "Keep it up")

@@ -3,6 +3,7 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -11,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from kibitz import reference
-from kibitz.db.tables import campaign_totals, ledger
+from kibitz.db.tables import LEDGER_REDACTABLE, campaign_totals, ledger
 from kibitz.services import campaigns as camp
-from kibitz.services import funding
+from kibitz.services import funding, funding_reports
 from kibitz.services import ledger as led
 from kibitz.services.errors import Conflict, Invalid, NotFound
 from tests.funding_factories import JUNE, give, make_campaign
@@ -111,6 +112,72 @@ async def test_default_milestones_are_zero_half_and_goal(kb: Any) -> None:
     assert custom.milestones == (0, 100000, 1000000)
 
 
+async def test_a_new_goal_holds_from_its_month_and_earlier_months_keep_theirs(kb: Any) -> None:
+    c = await make_campaign(kb, goal=500000)
+    await give(kb, c, 166000)
+    july, august = utc(2021, 7, 10), utc(2021, 8, 20)
+    await camp.update(kb, "support", camp.CampaignUpdate(goal=750000), now=july)
+
+    async def bar(period: str, now: datetime = august) -> funding.Bar:
+        shown = await funding.bar(kb, "support", period, now=now)
+        assert shown is not None
+        return shown
+
+    june = await bar("2021-06")
+    assert june.sentence == "1,660 $ raised of 5,000 $ goal, June 2021"
+    assert [t.label for t in june.ticks] == ["0 $", "2,500 $", "5,000 $"]
+    assert (await bar("2021-07")).goal_label == "7,500 $"
+    assert (await bar("2021-08")).goal_label == "7,500 $"
+    current = await funding.bar(kb, "support", now=july)
+    assert current is not None and current.sentence == "0 $ raised of 7,500 $ goal, July 2021"
+    # changed again in the same month: that month's goal is replaced, June's stays
+    await camp.update(kb, "support", camp.CampaignUpdate(milestones=(0, 6000_00, 8000_00),
+                                                         goal=8000_00), now=july)  # fmt: skip
+    assert [t.label for t in (await bar("2021-07")).ticks] == ["0 $", "6,000 $", "8,000 $"]
+    assert (await bar("2021-06")).goal == 500000
+    history = await funding.history(kb, "support", now=august)
+    assert [(b.period.key, b.goal) for b in history] == [
+        ("2021-08", 800000), ("2021-07", 800000), ("2021-06", 500000)]  # fmt: skip
+    rows = await funding_reports.monthly(kb, "support", now=august)
+    assert [(r.key, r.goal) for r in rows] == [
+        ("2021-06", 500000), ("2021-07", 800000), ("2021-08", 800000)]  # fmt: skip
+
+
+async def test_a_fixed_campaigns_goal_is_its_one_periods_goal(kb: Any) -> None:
+    await make_campaign(kb, "drive", period="fixed", start=date(2021, 6, 1),
+                        end=date(2021, 6, 30))  # fmt: skip
+    await camp.update(kb, "drive", camp.CampaignUpdate(goal=900000), now=utc(2021, 6, 20))
+    shown = await funding.bar(kb, "drive", now=utc(2021, 6, 20))
+    assert shown is not None and shown.goal == 900000
+
+
+async def test_card_minimums_are_checked_when_a_campaign_is_set(kb: Any) -> None:
+    with pytest.raises(
+        Invalid, match=re.escape("at least 0.50 $: card payments in USD")
+    ) as refused:
+        await make_campaign(kb, min_amount=20, suggested_amounts=(500,))
+    assert refused.value.field == "min"
+    await make_campaign(kb)
+    with pytest.raises(Invalid, match=re.escape("at least 0.30 £")):
+        await make_campaign(kb, "pounds", currency="GBP", min_amount=25)
+    with pytest.raises(Invalid, match=re.escape("at least 0.50 $")):
+        await camp.update(kb, "support", camp.CampaignUpdate(min_amount=49))
+    with pytest.raises(Invalid, match=re.escape("steps of 0.010 KWD")):
+        await make_campaign(kb, "dinar", currency="KWD", suggested_amounts=(5000, 7125))
+    # defaults fit the floor even where an everyday unit is below it
+    forint = await make_campaign(kb, "forint", currency="HUF")
+    assert forint.min_amount >= 17500 and min(forint.suggested_amounts) >= forint.min_amount
+
+
+async def test_a_donors_name_follows_their_latest_gift(kb: Any) -> None:
+    c = await make_campaign(kb)
+    await give(kb, c, 1000, donor_email="ada@example.org", donor_name="Ada Byron")
+    await give(kb, c, 1000, donor_email="Ada@Example.org", donor_name="Ada Lovelace")
+    await give(kb, c, 1000, donor_email="ada@example.org")  # no name given: kept
+    [donor] = await funding_reports.donors_report(kb)
+    assert (donor.name, donor.gifts) == ("Ada Lovelace", 3)
+
+
 async def test_the_counting_rule_with_refunds_chargebacks_and_adjustments(kb: Any) -> None:
     c = await make_campaign(kb)
     first = await give(kb, c, 10000)
@@ -179,6 +246,50 @@ async def test_the_ledger_is_append_only_in_the_database(kb: Any) -> None:
         with pytest.raises((IntegrityError, DBAPIError), match="append-only"):
             await kb.db.write(lambda conn, sql=sql: conn.execute(sql))
     assert await raised(kb) == 2500
+
+
+def _other_value(column: sa.Column[Any]) -> Any:
+    """A value unlike any the test's entry holds in this column."""
+    if isinstance(column.type, sa.Integer):  # BigInteger too
+        return 987654321
+    if isinstance(column.type, sa.String):
+        return "ZZZ"
+    return datetime(2000, 1, 1, tzinfo=UTC)
+
+
+async def test_only_a_donors_words_may_be_taken_out_of_the_ledger(kb: Any) -> None:
+    """Erasure redacts a donor's message and public name; the database refuses every other
+    change, to any column (a new column is covered the day it is added), and refuses to put
+    words back."""
+    c = await make_campaign(kb)
+    gift = await give(kb, c, 2500, donor_email="ada@example.org", donor_name="Ada L.",
+                      public_name="Ada", message="For the reporters")  # fmt: skip
+    assert gift is not None
+    for column in ledger.columns:
+        if column.name in LEDGER_REDACTABLE:
+            continue
+        change = sa.update(ledger).values({column.name: _other_value(column)})
+        with pytest.raises((IntegrityError, DBAPIError), match="append-only"):
+            await kb.db.write(lambda conn, sql=change: conn.execute(sql))
+    for words in ({"message": "Other words"}, {"public_name": "Eve"}):
+        change = sa.update(ledger).values(words)
+        with pytest.raises((IntegrityError, DBAPIError), match="append-only"):
+            await kb.db.write(lambda conn, sql=change: conn.execute(sql))
+    entry = await kb.db.read(lambda conn: led.get(conn, gift))
+    assert entry.donor_id is not None
+    await kb.db.write(lambda conn: led.redact_donor(conn, entry.donor_id))
+    after = await kb.db.read(lambda conn: led.get(conn, gift))
+    assert (after.message, after.public_name) == (None, None)
+    shown = sa.select(ledger.c.display).where(ledger.c.id == gift)
+    assert await kb.db.read(lambda conn: conn.execute(shown).scalar_one()) == "anonymous"
+    assert (after.donor_email, after.donor_name) == (None, None)
+    assert (after.amount, after.counted_amount, after.occurred_at, after.donor_id) == (
+        entry.amount, entry.counted_amount, entry.occurred_at, entry.donor_id)  # fmt: skip
+    assert await raised(kb) == 2500
+    for words in ({"message": "For the reporters"}, {"display": "name", "public_name": "Ada"}):
+        back = sa.update(ledger).values(words)
+        with pytest.raises((IntegrityError, DBAPIError), match="append-only"):
+            await kb.db.write(lambda conn, sql=back: conn.execute(sql))
 
 
 async def test_the_database_refuses_entries_that_break_the_rules(kb: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,15 @@ def test_a_broken_config_file_is_reported(tmp_path: Path) -> None:
         load_settings({}, config_file=_toml(tmp_path, 'colour = "red"'))
     with pytest.raises(SettingsError, match="not found"):
         load_settings({}, config_file=tmp_path / "missing.toml")
+
+
+def test_a_retired_setting_still_loads_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = _toml(tmp_path, "outbox_max_attempts = 8")
+    environ = {"KIBITZ_OUTBOX_MAX_ATTEMPTS": "8", "KIBITZ_CONFIG": str(config)}
+    with caplog.at_level(logging.WARNING, logger="kibitz.settings"):
+        settings = load_settings(environ)
+    assert settings.outbox_give_up_hours == 72
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2 and all("OUTBOX_GIVE_UP_HOURS" in w for w in warned)

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from kibitz.db.tables import outbox, payment_sessions, provider_events, recurring_gifts
+from kibitz.services import audit, bookkeeping
 from kibitz.services import ledger as led
+from kibitz.services.errors import NotFound
 from tests import stripe_events as se
 from tests.funding_factories import make_campaign
 
@@ -305,3 +307,79 @@ async def session_status(client: Any) -> str:
     return await client.kb.db.read(
         lambda conn: conn.execute(sa.select(payment_sessions.c.status)).scalar_one()
     )
+
+
+async def attention(client: Any) -> list[Any]:
+    return (await bookkeeping.health(client.kb)).attention
+
+
+async def test_a_payment_kibitz_cannot_record_is_kept_for_a_person_not_just_logged(
+    stripe_client: Any,
+) -> None:
+    # paid in euros for a campaign that counts in dollars: no rate to convert at
+    euros = se.event("checkout.session.completed", se.session(currency="eur"))
+    response = await se.deliver(stripe_client, euros)
+    assert response.json()["outcome"] == "needs_attention"
+    assert await entries(stripe_client) == []
+    [open_] = await attention(stripe_client)
+    assert open_.event_id == euros["id"] and open_.type == "checkout.session.completed"
+    assert "payment stripe:payment:pi_1 of 25.00 € (EUR) for campaign support" in open_.reason
+    assert "needs the rate to USD" in open_.reason
+    # a retry of the same event changes nothing, and is not counted twice
+    assert (await se.deliver(stripe_client, euros)).json()["outcome"] == "duplicate"
+    health = await bookkeeping.health(stripe_client.kb)
+    assert not health.healthy and len(health.attention) == 1
+    # the publisher records it by hand, then says so
+    await bookkeeping.mark_handled(stripe_client.kb, audit.SYSTEM, euros["id"], "added #7")
+    assert await attention(stripe_client) == [] and (await bookkeeping.health(
+        stripe_client.kb)).healthy  # fmt: skip
+    with pytest.raises(NotFound):
+        await bookkeeping.mark_handled(stripe_client.kb, audit.SYSTEM, euros["id"])
+
+
+async def test_a_refund_in_another_currency_than_its_gift_is_kept_for_a_person(
+    stripe_client: Any,
+) -> None:
+    await se.deliver(stripe_client, se.event("checkout.session.completed", se.session()))
+    refund = se.event("charge.refunded", se.charge(refunded=2000, currency="eur"))
+    assert (await se.deliver(stripe_client, refund)).json()["outcome"] == "needs_attention"
+    assert await raised(stripe_client) == 2500  # nothing taken back in the wrong currency
+    [open_] = await attention(stripe_client)
+    assert "reverses donation #1, which is in USD: not recorded" in open_.reason
+
+
+async def test_a_deferred_refund_that_turns_out_unrecordable_needs_a_person(
+    stripe_client: Any,
+) -> None:
+    refund = se.event("charge.refunded", se.charge(refunded=2000, currency="eur"))
+    assert (await se.deliver(stripe_client, refund)).json()["outcome"] == "deferred"
+    await se.deliver(stripe_client, se.event("checkout.session.completed", se.session()))
+    [open_] = await attention(stripe_client)
+    assert open_.event_id == refund["id"] and await raised(stripe_client) == 2500
+
+
+async def test_a_renewal_without_campaign_waits_for_its_subscriptions_checkout(
+    stripe_client: Any,
+) -> None:
+    # an invoice whose subscription carries no kibitz metadata, before its checkout is reported
+    bare = se.event("invoice.paid", se.invoice("in_1", metadata={}))
+    assert (await se.deliver(stripe_client, bare)).json()["outcome"] == "deferred"
+    assert await entries(stripe_client) == []
+    started = se.session("cs_sub", mode="subscription", amount=1000, subscription="sub_1",
+                         customer="cus_9", email="grace@example.org")  # fmt: skip
+    await se.deliver(stripe_client, se.event("checkout.session.completed", started))
+    assert await raised(stripe_client) == 1000
+    [gift] = await entries(stripe_client)
+    assert (gift.frequency, gift.provider_ref) == ("monthly", "stripe:invoice:in_1")
+    outcomes = await stripe_client.kb.db.read(
+        lambda conn: conn.execute(sa.select(provider_events.c.outcome)).scalars().all()
+    )
+    assert sorted(outcomes) == ["applied", "resolved"]
+
+
+async def test_a_renewal_of_a_subscription_nobody_reports_stays_listed(stripe_client: Any) -> None:
+    stray = se.event("invoice.paid", se.invoice("in_7", subscription="sub_other", metadata={}))
+    assert (await se.deliver(stripe_client, stray)).json()["outcome"] == "deferred"
+    later = datetime.now(UTC) + timedelta(days=2)
+    health = await bookkeeping.health(stripe_client.kb, at=later)
+    assert [(e, t) for e, t, _ in health.unmatched] == [(stray["id"], "invoice.paid")]

@@ -30,6 +30,8 @@ class Exclude:
 
 
 RULES: dict[str, Export | Exclude] = {
+    # every column, including the thread's own pre-moderation mode and moderation policy
+    # (``moderation``, ``policy``): a restored thread is moderated as before
     "threads": Export(),
     "comments": Export(
         omit={
@@ -86,6 +88,7 @@ RULES: dict[str, Export | Exclude] = {
     "audit_log": Export(),
     # -- reader funding
     "campaigns": Export(),
+    "campaign_goals": Export(),
     "donors": Export(),
     "ledger_entries": Export(),
     "campaign_totals": Export(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -11,7 +12,7 @@ from kibitz.cli.base import main, run
 
 @main.group()
 def thread() -> None:
-    """Create, close and reopen threads."""
+    """Create, close and reopen threads; set their moderation policy."""
 
 
 @thread.command("create")
@@ -47,6 +48,43 @@ def thread_close(key: str) -> None:
 def thread_open(key: str) -> None:
     """Take new comments on KEY again."""
     _set_closed(key, False)
+
+
+@thread.command("policy")
+@click.argument("key")
+@click.option(
+    "--set",
+    "values",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Change a policy for this thread (again for more); lists are comma-separated.",
+)
+@click.option("--clear", multiple=True, metavar="NAME",
+              help="Put a policy back to the site's setting (again for more).")  # fmt: skip
+def thread_policy(key: str, values: tuple[str, ...], clear: tuple[str, ...]) -> None:
+    """Show or change KEY's moderation policy: max_links, block_words, block_domains (added to
+    the site's), offensive_threshold, reports_to_hold, min_fill_seconds."""
+    from kibitz.services import audit
+    from kibitz.services import thread_policy as tp
+
+    changes: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--set")
+        changes[name.strip()] = value
+
+    async def work(kb: Any) -> tuple[Any, Any]:
+        if changes or clear:
+            await tp.update(kb, audit.SYSTEM, key, values=changes, clear=list(clear))
+        return await tp.get(kb, key)
+
+    own, settings = run(work)
+    for name, (setting, _) in tp.POLICIES.items():
+        where = "thread" if name in tp.as_dict(own) else "site"
+        value = getattr(settings, setting)
+        shown = ", ".join(value) if isinstance(value, list) else value
+        click.echo(f"{name} = {shown}  ({where})")
 
 
 @thread.command("list")

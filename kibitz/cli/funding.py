@@ -343,14 +343,34 @@ def funding_recount() -> None:
     click.echo(f"totals recounted; {len(fixed)} were wrong")
 
 
+@funding.command("handled")
+@click.argument("event_id")
+@click.option("--note", default="", help="What was done, for the audit log.")
+def funding_handled(event_id: str, note: str) -> None:
+    """Mark a payment event that needed a person as dealt with (after recording by hand what
+    it reported); `kibitz check` stops reporting it."""
+    from kibitz.services import audit, bookkeeping
+
+    done = run(lambda kb: bookkeeping.mark_handled(kb, audit.SYSTEM, event_id, note))
+    click.echo(f"{done.type} {done.event_id} marked handled")
+
+
 def report_funding() -> bool:
     """For `kibitz check`: recompute every campaign total from the ledger and compare it with
-    the cached one; list provider events still waiting for their payment after a day.
-    False when a total drifted."""
+    the cached one; list payment events whose money kibitz could not record, and those still
+    waiting for their payment after a day. False when a total drifted or an event needs a
+    person."""
     from kibitz.services import bookkeeping
 
     found = run(bookkeeping.health)
     drifted, waiting = found.drift, found.unmatched
+    for a in found.attention:
+        click.echo(
+            f"funding: {a.type} {a.event_id} (received {a.received_at:%Y-%m-%d}) needs a "
+            f"person: {a.reason} (then `kibitz funding handled {a.event_id}`)"
+        )
+    if found.attention:
+        click.echo(f"funding: {len(found.attention)} payment event(s) need attention")
     for d in drifted:
         click.echo(
             f"funding: {d.campaign} {d.period_key}: cached total {d.cached_raised} "
@@ -364,4 +384,4 @@ def report_funding() -> bool:
         )
     if not drifted:
         click.echo("funding: cached totals match the ledger")
-    return not drifted
+    return found.healthy

@@ -60,6 +60,8 @@ def _print_report(report: Any) -> None:
         f"{report.format} import (source {report.source!r})"
         + (": dry run, nothing written" if report.dry_run else "")
     )
+    for warning in report.warnings:
+        click.echo(f"  warning: {warning}")
     click.echo(
         f"  threads: {report.threads_created} {would}created, "
         f"{report.threads_updated} {would}updated, {report.threads_unchanged} unchanged"

@@ -316,6 +316,25 @@ campaigns = Table(
     CheckConstraint("length(slug) > 0", name="slug_not_empty"),
 )
 
+# Each period's goal: the goal (and ticks) of a period is the latest row effective at the
+# period's start, so changing a goal leaves the months before it as they were. A change made
+# during a month takes effect from that month. campaigns.goal and campaigns.milestones are the
+# current ones, written in the same transaction. The currency is the campaign's (fixed).
+campaign_goals = Table(
+    "campaign_goals",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    # the start of the first period this goal is for (UTC)
+    Column("effective_from", UTCDateTime, nullable=False),
+    Column("goal", BigInteger, nullable=False),
+    # minor units, comma-separated; NULL means the default ticks 0, half and goal
+    Column("milestones", String(500), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("campaign_id", "effective_from", name="uq_campaign_goals_campaign_from"),
+    CheckConstraint("goal > 0", name="goal_positive"),
+)
+
 # who gave: private, never shown; kept apart from the ledger so it can be corrected or erased
 donors = Table(
     "donors",
@@ -331,7 +350,8 @@ donors = Table(
 LEDGER_KINDS = ("donation", "refund", "chargeback", "adjustment")
 LEDGER_SOURCES = ("stripe", "manual", "csv")
 
-# Append-only: triggers on both engines refuse UPDATE and DELETE (see funding_triggers).
+# Append-only: triggers on both engines refuse UPDATE and DELETE (see LEDGER_GUARDS), but for
+# the one redaction a donor's erasure makes.
 ledger = Table(
     "ledger_entries",
     metadata,
@@ -484,9 +504,12 @@ provider_events = Table(
     # the payment a deferred reversal waits for
     Column("waits_for", String(200), nullable=True),
     Column("payload", Text, nullable=True),
+    # why an event needs a person (money the provider took that kibitz could not record)
+    Column("reason", Text, nullable=True),
     UniqueConstraint("provider", "event_id", name="uq_provider_events_provider_event"),
     CheckConstraint(
-        "outcome IN ('applied', 'ignored', 'deferred', 'resolved')", name="outcome_known"
+        "outcome IN ('applied', 'ignored', 'deferred', 'resolved', 'needs_attention', 'handled')",
+        name="outcome_known",
     ),
 )
 Index("ix_provider_events_waits_for", provider_events.c.waits_for)
@@ -505,17 +528,40 @@ provider_payments = Table(
 )
 
 APPEND_ONLY = "ledger entries are append-only: record a refund or an adjustment instead"
-# The ledger refuses UPDATE and DELETE in the database itself, whoever connects.
+# What a donor's erasure may take out of their entries (kibitz/services/rights.py): the words
+# they chose to show, never the money. Nothing else of an entry ever changes.
+LEDGER_REDACTABLE = ("message", "public_name", "display")
+_LEDGER_FIXED = [c.name for c in ledger.columns if c.name not in LEDGER_REDACTABLE]
+_REDACTION_ONLY_SQLITE = " OR ".join(
+    [
+        *(f"NEW.{name} IS NOT OLD.{name}" for name in _LEDGER_FIXED),
+        "(NEW.message IS NOT NULL AND NEW.message IS NOT OLD.message)",
+        "(NEW.public_name IS NOT NULL AND NEW.public_name IS NOT OLD.public_name)",
+        "(NEW.display <> 'anonymous' AND NEW.display IS NOT OLD.display)",
+    ]
+)
+_REDACTED = "ARRAY['message', 'public_name', 'display']"
+# The ledger refuses DELETE, and every UPDATE but that redaction, in the database itself,
+# whoever connects. SQLite names every other column (a test checks that a migrated database
+# has the same trigger, so a column added later cannot be forgotten); PostgreSQL compares the
+# whole row but the redactable columns.
 LEDGER_GUARDS = {
     "sqlite": [
         "CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries "
+        f"WHEN {_REDACTION_ONLY_SQLITE} "
         f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
         "CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries "
         f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
     ],
     "postgresql": [
         "CREATE OR REPLACE FUNCTION ledger_entries_append_only() RETURNS trigger "
-        f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{APPEND_ONLY}'; END $$",
+        "LANGUAGE plpgsql AS $$ BEGIN "
+        "IF TG_OP = 'UPDATE' "
+        f"AND to_jsonb(NEW) - {_REDACTED} = to_jsonb(OLD) - {_REDACTED} "
+        "AND (NEW.message IS NULL OR NEW.message IS NOT DISTINCT FROM OLD.message) "
+        "AND (NEW.public_name IS NULL OR NEW.public_name IS NOT DISTINCT FROM OLD.public_name) "
+        "AND (NEW.display = 'anonymous' OR NEW.display IS NOT DISTINCT FROM OLD.display) "
+        f"THEN RETURN NEW; END IF; RAISE EXCEPTION '{APPEND_ONLY}'; END $$",
         "CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries "
         "FOR EACH ROW EXECUTE FUNCTION ledger_entries_append_only()",
     ],
@@ -573,6 +619,10 @@ Index("ix_comments_pinned", comments.c.thread_id, sqlite_where=_pinned, postgres
 # a thread's own pre-moderation mode (NULL: the site's setting). The new columns of existing
 # tables are checked in code: a CHECK added to a SQLite table means rebuilding the table.
 threads.append_column(Column("moderation", String(16), nullable=True))
+# what the thread changes of the site's other moderation settings (links, block lists, the
+# offensive threshold, reports to hold, the fill time): JSON checked by
+# kibitz.services.thread_policy.ThreadPolicy; NULL: nothing
+threads.append_column(Column("policy", Text, nullable=True))
 
 ROLES = ("admin", "moderator")
 
@@ -807,3 +857,12 @@ import_jobs = Table(
     CheckConstraint("done >= 0 AND file_size >= 0", name="counts_positive"),
 )
 Index("ix_import_jobs_state", import_jobs.c.state, import_jobs.c.id)
+
+# -- mail that is never lost
+
+# one more at every change of a comment's status: a moderator's mailed link names the hold
+# it was made for (single use, even if the comment is held again), and each webhook of a
+# status change has its own idempotency key
+comments.append_column(Column("status_version", Integer, nullable=False, server_default=text("0")))
+# an admin queued a failed row again: it is given up counting from here, not from created_at
+outbox.append_column(Column("retried_at", UTCDateTime, nullable=True))

@@ -3,7 +3,12 @@ claimed and carried out by a worker. Nothing is sent from inside a request.
 
 Claiming is one conditional UPDATE, so two workers never take the same row: SQLite has one
 writer at a time; on PostgreSQL the candidate rows are locked with FOR UPDATE SKIP LOCKED.
-A claim is a lease: a row whose worker died is claimed again once the lease runs out.
+A claim is a lease: a row whose worker died is claimed again once the lease runs out, and
+a worker renews its lease on each row right before carrying it out (``renew``), so a batch
+that outlasts the lease never has a row sent by two workers.
+
+A row that fails is retried with backoff (up to hourly) until it is older than the give-up
+age, then marked failed; an admin can queue failed rows again (``requeue``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ class Job:
     key: str
     payload: dict[str, Any]
     attempts: int
+    # when the row was queued (or last queued again by an admin): the give-up age counts from it
+    since: datetime
 
 
 def enqueue(
@@ -65,11 +72,28 @@ def claim(
         )
         .returning(
             outbox.c.id, outbox.c.topic, outbox.c.idempotency_key, outbox.c.payload,
-            outbox.c.attempts,
+            outbox.c.attempts, sa.func.coalesce(outbox.c.retried_at, outbox.c.created_at),
         )
     ).all()  # fmt: skip
-    jobs = [Job(r.id, r.topic, r.idempotency_key, json.loads(r.payload), r.attempts) for r in rows]
+    jobs = [Job(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
     return sorted(jobs, key=lambda j: j.id)
+
+
+def renew(conn: Connection, job: Job, worker: str, *, now: datetime, lease: timedelta) -> bool:
+    """Extend this worker's lease on the row, right before carrying it out; False when the
+    lease ran out meanwhile (another worker may have claimed the row): then leave it alone."""
+    row = conn.execute(
+        sa.update(outbox)
+        .where(
+            outbox.c.id == job.id,
+            outbox.c.status == "sending",
+            outbox.c.locked_by == worker,
+            outbox.c.locked_until > now,
+        )
+        .values(locked_until=now + lease)
+        .returning(outbox.c.id)
+    ).first()
+    return row is not None
 
 
 def done(conn: Connection, job: Job, worker: str, *, now: datetime) -> None:
@@ -86,10 +110,11 @@ def backoff(attempts: int) -> timedelta:
 
 
 def failed(
-    conn: Connection, job: Job, worker: str, error: str, *, now: datetime, max_attempts: int
+    conn: Connection, job: Job, worker: str, error: str, *, now: datetime, give_up_after: timedelta
 ) -> bool:
-    """Record a failure; retry later, or give up for good. True when it gave up."""
-    give_up = job.attempts >= max_attempts
+    """Record a failure; retry later, or give up when the row has been failing since longer
+    than ``give_up_after``. True when it gave up."""
+    give_up = now - job.since >= give_up_after
     conn.execute(
         sa.update(outbox)
         .where(outbox.c.id == job.id, outbox.c.locked_by == worker)
@@ -105,4 +130,57 @@ def failed(
 
 def counts(conn: Connection) -> dict[str, int]:
     rows = conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status))
-    return {status: n for status, n in rows.tuples()}
+    return {status: n for status, n in rows}
+
+
+def counts_by_kind(conn: Connection) -> list[tuple[str, str, int]]:
+    """(status, topic, rows), for every pair that has rows."""
+    query = (
+        sa.select(outbox.c.status, outbox.c.topic, sa.func.count())
+        .group_by(outbox.c.status, outbox.c.topic)
+        .order_by(outbox.c.status, outbox.c.topic)
+    )
+    return [(status, topic, n) for status, topic, n in conn.execute(query)]
+
+
+def oldest_waiting(conn: Connection) -> datetime | None:
+    """When the oldest row not yet sent (queued or being sent) was queued."""
+    since = sa.func.coalesce(outbox.c.retried_at, outbox.c.created_at)
+    query = sa.select(sa.func.min(since)).where(outbox.c.status.in_(("queued", "sending")))
+    found: datetime | None = conn.execute(query).scalar()
+    return found
+
+
+def recent_failures(conn: Connection, limit: int) -> list[Any]:
+    """The last rows given up, newest first."""
+    return list(
+        conn.execute(
+            sa.select(outbox.c.id, outbox.c.topic, outbox.c.payload, outbox.c.attempts,
+                      outbox.c.last_error, outbox.c.created_at, outbox.c.next_attempt_at)
+            .where(outbox.c.status == "failed")
+            .order_by(outbox.c.id.desc())
+            .limit(limit)
+        ).all()
+    )  # fmt: skip
+
+
+def requeue(
+    conn: Connection, *, now: datetime, ids: list[int] | None = None, all_failed: bool = False
+) -> list[int]:
+    """Queue rows again, due now, with a fresh give-up age: every failed row, and the rows
+    ``ids`` that are failed or waiting for a retry (never one sent or being sent)."""
+    which = []
+    if all_failed:
+        which.append(outbox.c.status == "failed")
+    if ids:
+        which.append(sa.and_(outbox.c.id.in_(ids), outbox.c.status.in_(("failed", "queued"))))
+    if not which:
+        return []
+    query = (
+        sa.update(outbox)
+        .where(sa.or_(*which))
+        .values(status="queued", next_attempt_at=now, retried_at=now, locked_until=None,
+                locked_by=None)
+        .returning(outbox.c.id)
+    )  # fmt: skip
+    return sorted(conn.execute(query).scalars().all())

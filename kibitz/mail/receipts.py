@@ -18,7 +18,8 @@ def receipt(
     frequency: str, occurred_at: datetime, reference: str, manage_url: str | None,
 ) -> dict[str, Any]:  # fmt: skip
     site = kb.settings.site_name
-    shown = money.format_money(amount, currency, kb.settings.locale, exact=True)
+    s = kb.settings
+    shown = money.format_money(amount, currency, s.locale, s.money_format, exact=True)
     when = format_date(occurred_at.date(), "long", locale=kb.settings.locale)
     monthly = frequency == "monthly"
     what = f"your monthly gift of {shown}" if monthly else f"your gift of {shown}"

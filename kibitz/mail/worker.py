@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from kibitz.context import Kibitz
 from kibitz.db.tables import comments, digest_items, subscribers, threads
-from kibitz.mail import backends, messages, outbox, webhooks
+from kibitz.mail import backends, messages, outbox, status, webhooks
 from kibitz.services import subscriptions as subs
 
 log = logging.getLogger("kibitz.worker")
@@ -53,13 +53,13 @@ class Worker:
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Queue due digests, then claim and carry out one batch. Returns rows handled."""
-        now = now or utcnow()
-        await self.kb.db.write(lambda conn: self._queue_digests(conn, now))
+        at = now or utcnow()
+        await self.kb.db.write(lambda conn: self._queue_digests(conn, at))
         jobs = await self.kb.db.write(
-            lambda conn: outbox.claim(conn, self.name, now=now, lease=self.lease, limit=self.batch)
+            lambda conn: outbox.claim(conn, self.name, now=at, lease=self.lease, limit=self.batch)
         )
         for job in jobs:
-            await self._carry_out(job)
+            await self._carry_out(job, now)
         return len(jobs)
 
     async def drain(self, now: datetime | None = None, rounds: int = 100) -> int:
@@ -96,7 +96,20 @@ class Worker:
         if self.http is not None:
             await self.http.aclose()
 
-    async def _carry_out(self, job: outbox.Job) -> None:
+    async def _carry_out(self, job: outbox.Job, simulated: datetime | None = None) -> None:
+        """Carry out one claimed row, if this worker still holds it. ``simulated``: the time
+        a test runs the round at (else the clock's)."""
+
+        def clock() -> datetime:
+            return simulated or utcnow()
+
+        def still_mine(conn: Connection) -> bool:
+            return outbox.renew(conn, job, self.name, now=clock(), lease=self.lease)
+
+        if not await self.kb.db.write(still_mine):
+            log.warning("%s: lease ran out before its turn; left to the next claim",
+                        status.described(job))  # fmt: skip
+            return
         try:
             if job.topic == "mail":
                 message = backends.build(self.kb.settings, job.payload, job.key)
@@ -109,8 +122,8 @@ class Worker:
                 comment_id = int(job.payload["comment_id"])
 
                 def expand_and_finish(conn: Connection) -> None:
-                    self._expand(conn, comment_id, utcnow())
-                    outbox.done(conn, job, self.name, now=utcnow())
+                    self._expand(conn, comment_id, clock())
+                    outbox.done(conn, job, self.name, now=clock())
 
                 await self.kb.db.write(expand_and_finish)
                 return
@@ -118,16 +131,18 @@ class Worker:
                 raise ValueError(f"unknown topic {job.topic!r}")
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
+            give_up_after = timedelta(hours=self.kb.settings.outbox_give_up_hours)
             gave_up = await self.kb.db.write(
                 lambda conn: outbox.failed(
-                    conn, job, self.name, error, now=utcnow(),
-                    max_attempts=self.kb.settings.outbox_max_attempts,
+                    conn, job, self.name, error, now=clock(), give_up_after=give_up_after
                 )
-            )  # fmt: skip
+            )
             level = logging.ERROR if gave_up else logging.WARNING
-            log.log(level, "%s %s failed (try %d): %s", job.topic, job.key, job.attempts, error)
+            log.log(level, "%s %s (try %d): %s", status.described(job),
+                    "given up" if gave_up else "failed", job.attempts,
+                    status.mask_addresses(error))  # fmt: skip
             return
-        await self.kb.db.write(lambda conn: outbox.done(conn, job, self.name, now=utcnow()))
+        await self.kb.db.write(lambda conn: outbox.done(conn, job, self.name, now=clock()))
 
     # -- a comment became visible: one mail per subscriber who wants it
 
@@ -185,7 +200,8 @@ class Worker:
             rows = conn.execute(
                 sa.select(digest_items.c.id, comments.c.id.label("comment_id"),
                           comments.c.author_name, comments.c.body_md, comments.c.body_html,
-                          comments.c.status, threads.c.title, threads.c.key, threads.c.url)
+                          comments.c.status, comments.c.thread_id, comments.c.parent_id,
+                          threads.c.title, threads.c.key, threads.c.url)
                 .join(comments, comments.c.id == digest_items.c.comment_id)
                 .join(threads, threads.c.id == comments.c.thread_id)
                 .where(digest_items.c.subscriber_id == sid)
@@ -195,7 +211,10 @@ class Worker:
                 {"author": r.author_name, "body_md": r.body_md, "body_html": r.body_html,
                  "thread_title": r.title or r.key,
                  "link": self._page_link(r, r.comment_id)}
-                for r in rows if r.status == "approved"
+                for r in rows
+                # still published, and still asked for: a subscription removed since the
+                # comment was collected takes it out of the digest
+                if r.status == "approved" and subs.still_wanted(conn, sid, r)
             ]  # fmt: skip
             if items:
                 payload = messages.digest(

@@ -34,32 +34,20 @@ from kibitz.payments import (
     SessionState,
     WebhookRejected,
 )
+from kibitz.payments.limits import step, stripe_exponent
 from kibitz.settings import Settings
 
 TOLERANCE = 300  # seconds, both ways
-# Stripe's own minor units where they differ from ISO 4217 (docs.stripe.com/currencies)
-STRIPE_ZERO_DECIMAL = frozenset(
-    "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split()  # noqa: SIM905
-)
-STRIPE_THREE_DECIMAL = frozenset("BHD JOD KWD OMR TND".split())  # noqa: SIM905
 META = "kibitz_"
-
-
-def stripe_exponent(code: str) -> int:
-    """ISK is zero-decimal in ISO 4217 but Stripe takes it with two decimals."""
-    if code in STRIPE_ZERO_DECIMAL:
-        return 0
-    return 3 if code in STRIPE_THREE_DECIMAL else 2
 
 
 def to_stripe(minor: int, code: str) -> int:
     """Kibitz minor units (ISO 4217) as the integer Stripe's API takes."""
+    if minor % step(code):
+        shown = money.format_money(step(code), code, exact=True)
+        raise ProviderError(f"{code} amounts at Stripe go in steps of {shown}")
     shift = stripe_exponent(code) - money.exponent(code)
-    if shift >= 0:
-        return int(minor * 10**shift)
-    if minor % 10**-shift:
-        raise ProviderError(f"{code} amounts at Stripe have no fraction; use a whole amount")
-    return int(minor // 10**-shift)
+    return int(minor * 10**shift) if shift >= 0 else int(minor // 10**-shift)
 
 
 def from_stripe(amount: int, code: str) -> int:

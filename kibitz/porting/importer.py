@@ -102,6 +102,8 @@ class ImportReport(msgspec.Struct, kw_only=True):
     notices: dict[str, int] = msgspec.field(default_factory=dict)
     # threads whose transaction failed and was rolled back (they are also in skipped)
     failed_threads: int = 0
+    # what the publisher should check before trusting the result (shown first)
+    warnings: list[str] = msgspec.field(default_factory=list)
 
     def skip(self, item: Skip | SkippedItem) -> None:
         self.skipped_count += 1
@@ -161,24 +163,52 @@ def _opened(file: IO[bytes], progress: Progress | None) -> IO[bytes]:
     return counting  # type: ignore[no-any-return]
 
 
+class _Joined:
+    """The first bytes of a stream, already read to tell what it is, then the rest."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self.head, self.rest = head, rest
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            data, self.head = self.head + self.rest.read(), b""
+            return data
+        if self.head:  # a short read, as streams may give
+            data, self.head = self.head[:n], self.head[n:]
+            return data
+        return self.rest.read(n)
+
+    def write_to(self, out: IO[bytes]) -> None:
+        out.write(self.head)
+        shutil.copyfileobj(self.rest, out)
+
+
+REMARK42_UNMARKED = (
+    "This uncompressed Remark42 backup has no end marker: if it was cut off exactly at the end "
+    "of a line, the comments after the cut are missing without any other sign. Compare the "
+    "counts with the source, or import the gzipped backup, whose end gzip checks."
+)
+
+
 def _records(
-    file: IO[bytes], options: ImportOptions, progress: Progress | None
+    file: IO[bytes], options: ImportOptions, report: ImportReport, progress: Progress | None
 ) -> Iterator[Record]:
-    if options.format == "isso":
-        head = file.read(len(isso.SQLITE_MAGIC))
-        file.seek(-len(head), 1)
-        if head == isso.SQLITE_MAGIC:
-            yield from _isso_sqlite(file)
-            return
-        yield from isso.parse_json(_opened(file, progress))
-        return
     stream = _opened(file, progress)
     try:
-        if options.format == "disqus":
+        if options.format == "isso":  # a database file or JSON, either of them gzipped
+            head = stream.read(len(isso.SQLITE_MAGIC))
+            joined: Any = _Joined(head, stream)
+            if head == isso.SQLITE_MAGIC:
+                yield from _isso_sqlite(None if _gzipped(stream) else file, joined)
+            else:
+                yield from isso.parse_json(joined)
+        elif options.format == "disqus":
             yield from disqus.parse(stream)
         elif options.format == "wordpress":
             yield from wordpress.parse(stream, options.pingbacks)
         elif options.format == "remark42":
+            if not _gzipped(stream):
+                report.warnings.append(REMARK42_UNMARKED)
             yield from remark42.parse(stream)
         elif options.format == "commento":
             yield from commento.parse(stream)
@@ -188,15 +218,20 @@ def _records(
         raise ImportFailed(f"The file cannot be read: {exc}. Nothing was imported.") from None
 
 
-def _isso_sqlite(file: IO[bytes]) -> Iterator[Record]:
-    name = getattr(file, "name", None)
+def _gzipped(stream: Any) -> bool:
+    return isinstance(stream, gzip.GzipFile)
+
+
+def _isso_sqlite(original: IO[bytes] | None, joined: _Joined) -> Iterator[Record]:
+    """Isso's database: read where it is when it is a file as given, else from a copy."""
+    name = getattr(original, "name", None)
     if isinstance(name, str) and Path(name).is_file():
         yield from isso.parse_sqlite(Path(name))
         return
     with tempfile.TemporaryDirectory(prefix="kibitz-isso-") as tmp:
         path = Path(tmp) / "isso.db"
         with path.open("wb") as out:
-            shutil.copyfileobj(file, out)
+            joined.write_to(out)
         yield from isso.parse_sqlite(path)
 
 
@@ -206,17 +241,31 @@ def stage(
     """Parse the whole file into a staging store (synchronous: run it in a thread)."""
     staging = Staging()
     try:
-        for record in _records(file, options, progress):
+        for record in _records(file, options, report, progress):
             if isinstance(record, SourceComment):
-                staging.add_comment(record)
+                wrong = staging.add_comment(record)
+                if wrong:
+                    report.skip(Skip(kind="comment", id=str(record.id), reason=wrong,
+                                     where=str(record.where)))  # fmt: skip
             elif isinstance(record, SourceThread):
-                if not staging.add_thread(record):
-                    report.skip(Skip(kind="thread", id=record.id, reason="thread id repeated"))
+                wrong = staging.add_thread(record)
+                if wrong:
+                    report.skip(Skip(kind="thread", id=str(record.id), reason=wrong))
             elif isinstance(record, Skip):
                 report.skip(record)
             elif isinstance(record, Notice):
                 report.notice(record.message)
         staging.finish()
+    except ImportFailed:
+        staging.close()
+        raise
+    except Exception as exc:  # a parser's own mistake: a clear refusal, never a traceback
+        staging.close()
+        log.debug("reading the %s file failed", options.format, exc_info=True)
+        raise ImportFailed(
+            f"This file could not be read as a {options.format} export ({type(exc).__name__}: "
+            f"{exc}). Nothing was imported."
+        ) from None
     except BaseException:
         staging.close()
         raise
@@ -373,30 +422,39 @@ class _DryRun(Exception):
 
 
 def _write(
-    conn: Connection, group: _Group, source: str, the_plan: planning.Plan, now: datetime
-) -> tuple[bool, int]:
-    """One thread's import, in the caller's transaction. Returns (thread created, comments)."""
+    conn: Connection, group: _Group, source: str, the_plan: planning.Plan, now: datetime,
+    *, only_read: bool = False,
+) -> tuple[bool, int]:  # fmt: skip
+    """One thread's import, in the caller's transaction. Returns (thread created, comments).
+
+    ``only_read``: a dry run that does everything but the writes themselves, so that it needs
+    no write lock (SQLite has one for the whole database). What it leaves out can fail only
+    on a constraint of the database, and every row is made to keep them (a tree's shape,
+    known statuses, counts that are not negative, keys not yet taken)."""
     thread = thread_service.get_row(conn, group.key)
     created = thread is None
     if thread is None:
         first = min((r.values["created_at"] for g in the_plan.generations for r in g), default=None)
-        conn.execute(
-            sa.insert(threads).values(
-                key=group.key,
-                title=thread_service.check_title(group.title),
-                url=group.url,
-                closed=group.closed,
-                created_at=group.created_at or first or now,
-            )
+        new_thread = sa.insert(threads).values(
+            key=group.key,
+            title=thread_service.check_title(group.title),
+            url=group.url,
+            closed=group.closed,
+            created_at=group.created_at or first or now,
         )
-        thread = thread_service.get_row(conn, group.key)
+        if only_read:
+            thread_id = 0  # never written: the rows below are made and dropped
+        else:
+            conn.execute(new_thread)
+            thread_id = thread_service.get_row(conn, group.key).id
     else:
+        thread_id = thread.id
         fill = {}
         if not thread.title and group.title:
             fill["title"] = thread_service.check_title(group.title)
         if not thread.url and group.url:
             fill["url"] = group.url
-        if fill:
+        if fill and not only_read:
             conn.execute(sa.update(threads).where(threads.c.id == thread.id).values(**fill))
     r = import_records
     known = set(
@@ -411,7 +469,7 @@ def _write(
             "source": source,
             "kind": "thread",
             "source_id": sid,
-            "thread_id": thread.id,
+            "thread_id": thread_id,
             "comment_id": None,
             "meta": None,
             "imported_at": now,
@@ -419,7 +477,7 @@ def _write(
         for sid in group.source_ids
         if sid not in known
     ]
-    ids = iter(_reserve_ids(conn, the_plan.count))
+    ids = iter(range(1, the_plan.count + 1) if only_read else _reserve_ids(conn, the_plan.count))
     placed: dict[str, tuple[int, int | None, int]] = {}  # source id -> (id, root, depth)
     rows: list[dict[str, Any]] = []
     for generation in the_plan.generations:  # parents before replies, so ids grow downwards
@@ -434,19 +492,21 @@ def _write(
             else:
                 tree = {"parent_id": None, "root_id": None, "depth": 0}
             new_id = next(ids)
-            rows.append({"id": new_id, "thread_id": thread.id, **tree, **item.values})
+            rows.append({"id": new_id, "thread_id": thread_id, **tree, **item.values})
             placed[item.source_id] = (new_id, tree["root_id"], tree["depth"] or 0)
             records.append(
                 {
                     "source": source,
                     "kind": "comment",
                     "source_id": item.source_id[:255],
-                    "thread_id": thread.id,
+                    "thread_id": thread_id,
                     "comment_id": new_id,
                     "meta": json.dumps(item.meta, sort_keys=True) if item.meta else None,
                     "imported_at": now,
                 }
             )
+    if only_read:
+        return created, len(placed)
     if rows:  # one statement for the whole thread, rows in id order
         conn.execute(sa.insert(comments), rows)
     if records:
@@ -454,10 +514,10 @@ def _write(
     if created:  # every comment is from this import: the plan's counts are the thread's
         approved = [r.values["created_at"] for g in the_plan.generations for r in g
                     if r.values["status"] == "approved"]  # fmt: skip
-        thread_service.bump(conn, thread.id, comment_count=len(approved),
+        thread_service.bump(conn, thread_id, comment_count=len(approved),
                             last_comment_at=max(approved, default=None))  # fmt: skip
     else:
-        recount(conn, thread.id)
+        recount(conn, thread_id)
     return created, len(placed)
 
 
@@ -535,14 +595,20 @@ async def _write_batch(
     """Several whole threads in one transaction (one commit instead of one each). If it
     fails, each is written again alone, so only the thread at fault is left out."""
 
+    # A dry run on SQLite only reads, so readers' comments are not kept waiting on the write
+    # lock; on PostgreSQL (no such lock) it writes and rolls back, which also checks what
+    # only the database checks (the lengths of its columns)
+    only_read = options.dry_run and kb.db.is_sqlite
+
     def tx(conn: Connection) -> list[tuple[bool, int]]:
-        results = [_write(conn, r.group, options.label, r.plan, now) for r in batch]
-        if options.dry_run:
+        results = [_write(conn, r.group, options.label, r.plan, now, only_read=only_read)
+                   for r in batch]  # fmt: skip
+        if options.dry_run and not only_read:
             raise _DryRun(results)
         return results
 
     try:
-        results = await kb.db.write(tx)
+        results = await (kb.db.read(tx) if only_read else kb.db.write(tx))
     except _DryRun as dry:
         results = dry.result
     except Exception as exc:

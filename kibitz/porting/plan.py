@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from kibitz.porting.htmltext import html_to_markdown, wordpress_to_html
-from kibitz.porting.records import SourceComment
+from kibitz.porting.records import MAX_COUNT, SourceComment
 from kibitz.security import Signer
 from kibitz.services import comments as comment_service
 from kibitz.services import threads as thread_service
@@ -234,7 +234,7 @@ def make_plan(
                                           plan.notices)  # fmt: skip
             name, email, url = _author(settings, c)
             body = "" if deleted else bodies[cid]
-            up, down = max(c.up, 0), max(c.down, 0)
+            up, down = (min(max(n, 0), MAX_COUNT) for n in (c.up, c.down))
             values = {
                 "status": status[cid],
                 "author_name": "" if deleted else name,

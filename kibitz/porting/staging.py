@@ -17,6 +17,8 @@ import msgspec
 from kibitz.porting.records import SourceComment, SourceThread
 
 _BATCH = 2000
+# what a record a parser got wrong raises: a field of the wrong type, a number too large
+_WRONG = (msgspec.MsgspecError, OverflowError, TypeError)
 
 
 class Staging:
@@ -39,17 +41,28 @@ class Staging:
         self._pending: list[tuple[str, str, bytes]] = []
         self.duplicates: list[SourceComment] = []
 
-    def add_thread(self, thread: SourceThread) -> bool:
-        cur = self.db.execute(
-            "INSERT OR IGNORE INTO threads (id, data) VALUES (?, ?)",
-            (thread.id, self._threads.encode(thread)),
-        )
-        return cur.rowcount == 1
+    def add_thread(self, thread: SourceThread) -> str | None:
+        """Keep a thread; if it cannot be kept, why."""
+        try:  # what a parser made is checked here, not halfway through writing
+            data = self._threads.encode(thread)
+            self._thread_decoder.decode(data)
+        except _WRONG as exc:
+            return f"could not be read ({exc})"
+        cur = self.db.execute("INSERT OR IGNORE INTO threads (id, data) VALUES (?, ?)",
+                              (thread.id, data))  # fmt: skip
+        return None if cur.rowcount == 1 else "thread id repeated"
 
-    def add_comment(self, comment: SourceComment) -> None:
-        self._pending.append((comment.id, comment.thread, self._threads.encode(comment)))
+    def add_comment(self, comment: SourceComment) -> str | None:
+        """Keep a comment (a repeated id is found on flushing); if it cannot be kept, why."""
+        try:
+            data = self._threads.encode(comment)
+            self._comment_decoder.decode(data)
+        except _WRONG as exc:
+            return f"could not be read ({exc})"
+        self._pending.append((comment.id, comment.thread, data))
         if len(self._pending) >= _BATCH:
             self.flush()
+        return None
 
     def flush(self) -> None:
         """Write buffered comments; a second comment with an id already seen is kept aside."""

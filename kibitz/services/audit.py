@@ -148,6 +148,25 @@ async def export(kb: Kibitz, fmt: str) -> str:
     return out.getvalue()
 
 
+def forget_fields(conn: Connection, targets: list[str], fields: tuple[str, ...]) -> None:
+    """Erasure: take these fields out of what the entries about these targets kept, and
+    leave the rest (a ledger entry's amounts stay, its donor's public name goes)."""
+    for chunk in range(0, len(targets), 500):
+        rows = conn.execute(
+            sa.select(audit_log.c.id, audit_log.c.before, audit_log.c.after).where(
+                audit_log.c.target.in_(targets[chunk : chunk + 500])
+            )
+        ).all()
+        for row in rows:
+            changes = {}
+            for name in ("before", "after"):
+                kept = json.loads(getattr(row, name)) if getattr(row, name) else None
+                if isinstance(kept, dict) and any(f in kept for f in fields):
+                    changes[name] = _json({k: v for k, v in kept.items() if k not in fields})
+            if changes:
+                conn.execute(sa.update(audit_log).where(audit_log.c.id == row.id).values(changes))
+
+
 def redact(conn: Connection, targets: list[str]) -> None:
     """Erasure: keep that something happened to these targets, forget what they said."""
     for chunk in range(0, len(targets), 500):

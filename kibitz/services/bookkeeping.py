@@ -286,17 +286,41 @@ class Health:
     drift: list[ledger.Drift]
     # provider events (id, type, received) that match no payment after a day
     unmatched: list[tuple[str, str, datetime]]
+    # provider events whose money kibitz could not record: a person must look
+    attention: list[donations.NeedsAttention]
+
+    @property
+    def healthy(self) -> bool:
+        return not self.drift and not self.attention
 
 
 async def health(kb: Kibitz, at: datetime | None = None) -> Health:
-    """What `kibitz check` says of funding: cached totals against the ledger, and payment
-    events still waiting for their payment."""
+    """What `kibitz check` says of funding: cached totals against the ledger, payment events
+    kibitz could not record, and those still waiting for their payment."""
     tz = camp.zone(kb.settings.time_zone)
     older = (at or now()) - UNMATCHED_AFTER
-    drift, unmatched = await kb.db.read(
-        lambda conn: (ledger.drift(conn, tz), donations.unmatched(conn, older))
-    )
-    return Health(drift, unmatched)
+    return await kb.db.read(
+        lambda conn: Health(
+            ledger.drift(conn, tz), donations.unmatched(conn, older),
+            donations.needing_attention(conn),
+        )
+    )  # fmt: skip
+
+
+async def mark_handled(
+    kb: Kibitz, actor: audit.Actor, event_id: str, note: str = "", at: datetime | None = None
+) -> donations.NeedsAttention:
+    """A person put right by hand what a provider event needed; it leaves the health check."""
+    when = at or now()
+
+    def tx(conn: Connection) -> donations.NeedsAttention:
+        found = donations.mark_handled(conn, event_id.strip())
+        audit.record(conn, actor, "provider_event_handled", f"provider_event:{found.event_id}",
+                     before={"reason": found.reason}, after={"note": note.strip() or None},
+                     now=when)  # fmt: skip
+        return found
+
+    return await kb.db.write(tx)
 
 
 async def entries(

@@ -1,6 +1,10 @@
 """Campaigns and their periods: a goal per calendar month in the site's time zone, or one
 goal for a fixed range of dates.
 
+Each period keeps the goal it had: a change of the goal (or of the ticks) takes effect from
+the current period on (``campaign_goals``), and the months before it keep theirs, so June
+2021 still reads "of 5,000 $" after the goal went up in July.
+
 A monthly campaign's month runs from midnight on the 1st to midnight on the 1st of the next
 month, in the site's time zone (``KIBITZ_TIME_ZONE``), so a gift made at 23:30 on June 30
 in Berlin counts for June even though it is July in UTC. Every ledger entry falls in exactly
@@ -20,7 +24,8 @@ from sqlalchemy import Connection
 
 from kibitz import money
 from kibitz.context import Kibitz
-from kibitz.db.tables import campaign_totals, campaigns
+from kibitz.db.tables import campaign_goals, campaign_totals, campaigns
+from kibitz.payments import limits
 from kibitz.services.errors import Conflict, Invalid, NotFound
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -64,6 +69,14 @@ class Period:
     first_day: date  # in the site's time zone
     last_day: date
     monthly: bool
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A period's goal and the ticks on its bar, in minor units of the campaign's currency."""
+
+    amount: int
+    milestones: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -213,8 +226,9 @@ def _check(new: NewCampaign) -> None:
 
 
 def _check_amounts(
-    goal: int, milestones: tuple[int, ...], suggested: tuple[int, ...], low: int, high: int
-) -> None:
+    currency: str, goal: int, milestones: tuple[int, ...], suggested: tuple[int, ...], low: int,
+    high: int,
+) -> None:  # fmt: skip
     if goal <= 0:
         raise Invalid("invalid_goal", "The goal must be more than zero.", "goal")
     if not milestones or list(milestones) != sorted(set(milestones)) or milestones[0] < 0:
@@ -225,12 +239,38 @@ def _check_amounts(
         raise Invalid(
             "invalid_bounds", "The minimum must be above zero and not above the maximum.", "min"
         )
+    floor = limits.minimum(currency)
+    if low < floor:
+        shown = money.format_money(floor, currency, exact=True)
+        raise Invalid(
+            "below_card_minimum",
+            f"The smallest gift must be at least {shown}: card payments in {currency} "
+            "cannot be smaller.",
+            "min",
+        )
     if not suggested or any(not low <= a <= high for a in suggested) or len(suggested) > 8:
         raise Invalid(
             "invalid_suggested",
             "Suggest one to eight amounts, each within the minimum and maximum.",
             "suggested_amounts",
         )
+    step = limits.step(currency)
+    if any(a % step for a in suggested):
+        shown = money.format_money(step, currency, exact=True)
+        raise Invalid(
+            "invalid_suggested",
+            f"Card payments in {currency} go in steps of {shown}: suggest amounts that do.",
+            "suggested_amounts",
+        )
+
+
+def _defaults(currency: str) -> tuple[tuple[int, ...], int, int]:
+    """Suggested amounts, minimum and maximum when the publisher gives none: 5, 10, 25 and 50
+    everyday units from 2 to 10,000, scaled by ten until the card minimum fits (HUF, CZK)."""
+    unit = _unit(currency)
+    while 2 * unit < limits.minimum(currency):
+        unit *= 10
+    return tuple(n * unit for n in (5, 10, 25, 50)), 2 * unit, 10_000 * unit
 
 
 def _range(new: NewCampaign, tz: ZoneInfo, now: datetime) -> tuple[datetime, datetime | None]:
@@ -255,6 +295,10 @@ def _joined(values: tuple[int, ...]) -> str:
 
 def _split(text: str | None) -> tuple[int, ...]:
     return tuple(int(v) for v in text.split(",")) if text else ()
+
+
+def _goal(goal: int, milestones: str | None) -> Goal:
+    return Goal(goal, _split(milestones) or default_milestones(goal))
 
 
 def from_row(row: Any) -> Campaign:
@@ -301,6 +345,31 @@ def featured(conn: Connection, now: datetime, preferred: str = "") -> Campaign |
     return ended[0] if ended else None
 
 
+def goals(conn: Connection, campaign: Campaign) -> list[tuple[datetime, Goal]]:
+    """The campaign's goals, each with the start of the first period it is for, oldest
+    first."""
+    rows = conn.execute(
+        sa.select(campaign_goals.c.effective_from, campaign_goals.c.goal,
+                  campaign_goals.c.milestones)
+        .where(campaign_goals.c.campaign_id == campaign.id)
+        .order_by(campaign_goals.c.effective_from)
+    )  # fmt: skip
+    return [(r.effective_from, _goal(r.goal, r.milestones)) for r in rows]
+
+
+def goal_at(history: list[tuple[datetime, Goal]], campaign: Campaign, period: Period) -> Goal:
+    """The goal of ``period``: the latest one effective at its start. (A campaign restored
+    from an archive made before goals were kept per period has none: its current goal.)"""
+    found = [goal for since, goal in history if since <= period.starts_at]
+    if found:
+        return found[-1]
+    return history[0][1] if history else Goal(campaign.goal, campaign.milestones)
+
+
+def goal_of(conn: Connection, campaign: Campaign, period: Period) -> Goal:
+    return goal_at(goals(conn, campaign), campaign, period)
+
+
 def totals(conn: Connection, campaign_id: int, key: str) -> tuple[int, int]:
     """(raised, donations) of one period from the cached totals."""
     row = conn.execute(
@@ -317,12 +386,12 @@ def totals(conn: Connection, campaign_id: int, key: str) -> tuple[int, int]:
 def create_in(conn: Connection, new: NewCampaign, *, tz: ZoneInfo, now: datetime) -> Campaign:
     _check(new)
     code = _currency(new.currency)
-    unit = _unit(code)
+    default_suggested, default_low, default_high = _defaults(code)
     milestones = new.milestones or default_milestones(new.goal)
-    suggested = new.suggested_amounts or tuple(n * unit for n in (5, 10, 25, 50))
-    low = new.min_amount if new.min_amount is not None else 2 * unit
-    high = new.max_amount if new.max_amount is not None else 10_000 * unit
-    _check_amounts(new.goal, milestones, suggested, low, high)
+    suggested = new.suggested_amounts or default_suggested
+    low = new.min_amount if new.min_amount is not None else default_low
+    high = new.max_amount if new.max_amount is not None else default_high
+    _check_amounts(code, new.goal, milestones, suggested, low, high)
     starts_at, ends_at = _range(new, tz, now)
     if ends_at is not None and ends_at <= starts_at:
         raise Invalid("invalid_dates", "The campaign must end after it starts.", "end")
@@ -338,7 +407,28 @@ def create_in(conn: Connection, new: NewCampaign, *, tz: ZoneInfo, now: datetime
             created_at=now, updated_at=now,
         )
     )  # fmt: skip
-    return load(conn, new.slug)
+    made = load(conn, new.slug)
+    _set_goal(conn, made, starts_at, now)
+    return made
+
+
+def _set_goal(conn: Connection, campaign: Campaign, since: datetime, now: datetime) -> None:
+    """The campaign's goal and ticks hold from ``since`` on (earlier periods keep theirs)."""
+    stored = (
+        None if campaign.milestones == default_milestones(campaign.goal)
+        else _joined(campaign.milestones)
+    )  # fmt: skip
+    conn.execute(
+        sa.delete(campaign_goals).where(
+            campaign_goals.c.campaign_id == campaign.id, campaign_goals.c.effective_from >= since
+        )
+    )
+    conn.execute(
+        campaign_goals.insert().values(
+            campaign_id=campaign.id, effective_from=since, goal=campaign.goal,
+            milestones=stored, created_at=now,
+        )
+    )  # fmt: skip
 
 
 def _currency(code: str) -> str:
@@ -366,8 +456,8 @@ def update_in(
         max_amount=change.max_amount if change.max_amount is not None else current.max_amount,
     )
     _check_amounts(
-        updated.goal, updated.milestones, updated.suggested_amounts, updated.min_amount,
-        updated.max_amount,
+        current.currency, updated.goal, updated.milestones, updated.suggested_amounts,
+        updated.min_amount, updated.max_amount,
     )  # fmt: skip
     values: dict[str, Any] = {
         "goal": updated.goal, "milestones": stored_milestones,
@@ -394,7 +484,11 @@ def update_in(
         if values["ends_at"] is not None and values["ends_at"] <= current.starts_at:
             raise Invalid("invalid_dates", "The campaign must end after it starts.", "end")
     conn.execute(sa.update(campaigns).where(campaigns.c.id == current.id).values(**values))
-    return load(conn, slug)
+    made = load(conn, slug)
+    if (made.goal, made.milestones) != (current.goal, current.milestones):
+        # from the period shown now on; the periods before keep the goal they had
+        _set_goal(conn, made, current_period(made, now, tz).starts_at, now)
+    return made
 
 
 # -- the same, for async callers

@@ -31,7 +31,7 @@ def domain_blocked(host: str, blocked: list[str]) -> str | None:
     return None
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=256)
 def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
     alternatives = [re.escape(" ".join(w.split())).replace(r"\ ", r"\s+") for w in words if w]
     if not alternatives:
@@ -86,14 +86,22 @@ class Honeypot:
 
 
 class FillTime:
-    """People take seconds to write a comment; simple bots post the moment they load a form."""
+    """People take seconds to write a comment; simple bots post the moment they load a form.
+
+    A comment without the form's token is held rather than taken for spam: a bot that leaves
+    the token out must not skip the check, and a widget cached from before tokens, or a
+    reader's own script, still reaches a moderator."""
 
     @hookimpl
     def kibitz_check_comment(self, settings: Settings, comment: Candidate) -> Finding | None:
         if not comment.form_token_valid:
             return Finding("form_token", "spam", "the form token was forged or damaged")
-        age = comment.form_age
-        if age is not None and age < settings.moderation_min_fill_seconds:
+        age, least = comment.form_age, settings.moderation_min_fill_seconds
+        if age is None:
+            if least > 0 and not comment.edit:
+                return Finding("no_form_token", "hold", "sent without the form's token")
+            return None
+        if age < least:
             return Finding("too_fast", "spam", f"sent {age:.1f} s after the form was shown")
         return None
 

@@ -28,7 +28,14 @@ from kibitz.models import (
 )
 from kibitz.plugins import Candidate, Finding
 from kibitz.security import hash_token, new_token
-from kibitz.services import bans, moderator_alerts, passages, policies, subscriptions
+from kibitz.services import (
+    bans,
+    moderator_alerts,
+    passages,
+    policies,
+    subscriptions,
+    thread_policy,
+)
 from kibitz.services import offensive as offensive_model
 from kibitz.services import threads as thread_service
 from kibitz.services.addresses import check_email
@@ -79,11 +86,15 @@ def check_body(settings: Settings, body: str) -> str:
 
 
 def check_author(
-    settings: Settings, name: str | None, email: str | None, url: str | None
-) -> tuple[str, str | None, str | None]:
+    settings: Settings, name: str | None, email: str | None, url: str | None,
+    *, guest_rules: bool = True,
+) -> tuple[str, str | None, str | None]:  # fmt: skip
+    """The author's name, e-mail and website, checked; ``guest_rules=False`` leaves out what
+    the site asks of a guest's form (name and e-mail required, websites refused), for
+    comments that no reader typed (the demo's, imported ones)."""
     name = _clean_line(name or "")
     if not name:
-        if settings.require_name:
+        if settings.require_name and guest_rules:
             raise Invalid("required", "Please give your name.", "author_name")
         name = settings.guest_name
     if len(name) > MAX_NAME:
@@ -91,11 +102,13 @@ def check_author(
     email = check_email(
         email,
         "author_email",
-        required_message="Please give your e-mail address." if settings.require_email else None,
+        required_message=(
+            "Please give your e-mail address." if settings.require_email and guest_rules else None
+        ),
     )
     url = (url or "").strip() or None
     if url is not None:
-        if not settings.allow_website:
+        if not settings.allow_website and guest_rules:
             raise Invalid("not_allowed", "This site does not take websites.", "author_url")
         if not SCHEME_RE.match(url):
             url = "https://" + url
@@ -109,7 +122,26 @@ def check_author(
 
 
 def render(settings: Settings, body: str) -> str:
-    return markdown.render(body, images=settings.markdown_images, new_tab=settings.links_new_tab)
+    return markdown.render(
+        body, images=settings.markdown_images, new_tab=settings.links_new_tab,
+        raw_html=settings.markdown_raw_html,
+    )  # fmt: skip
+
+
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def render_new(settings: Settings, body: str) -> str:
+    """A new or edited comment's HTML; refused when nothing would show, as when the body
+    is only raw HTML that rendering leaves out."""
+    html = render(settings, body)
+    if not _TAG_RE.sub("", html).strip():
+        raise Invalid(
+            "nothing_to_show",
+            "Nothing of this comment would show (HTML is left out): write some text.",
+            "body",
+        )
+    return html
 
 
 def public(row: Any, *, placeholder: bool = False) -> Comment:
@@ -177,18 +209,18 @@ def _check_parent(conn: Connection, parent_id: int | None, thread_id: int) -> An
 
 
 async def _findings(
-    kb: Kibitz, *, key: str, body: str, html: str, name: str, email: str | None,
+    kb: Kibitz, settings: Settings, *, key: str, body: str, html: str, name: str, email: str | None,
     url: str | None, parent_id: int | None, who: Reader, honeypot: str | None,
-    form_token: str | None, offensive: float | None,
+    form: tuple[float | None, bool], offensive: float | None, edit: bool = False,
 ) -> list[Finding]:  # fmt: skip
-    age, genuine = policies.form_age(kb, form_token)
+    age, genuine = form
     candidate = Candidate(
         thread=key, body=body, body_html=html, author_name=name, author_email=email,
         author_url=url, parent_id=parent_id, voter_id=who.voter_id, ip_hash=who.ip_hash,
         ip=who.ip, user_agent=who.user_agent, honeypot=honeypot, form_age=age,
-        form_token_valid=genuine, offensive=offensive,
+        form_token_valid=genuine, offensive=offensive, edit=edit,
     )  # fmt: skip
-    return await asyncio.to_thread(plugins.check, kb.settings, candidate)
+    return await asyncio.to_thread(plugins.check, settings, candidate)
 
 
 async def create(
@@ -198,9 +230,13 @@ async def create(
     """Post a comment. ``checks=False`` skips moderation (the demo's and importers' own
     comments); readers' comments always go through it."""
     s = kb.settings
+    # the time taken to fill the form ends when the comment arrives, not after the checks
+    form = policies.form_age(kb, data.form_token)
     key = thread_service.check_key(data.thread)
     body = check_body(s, data.body)
-    name, email, url = check_author(s, data.author_name, data.author_email, data.author_url)
+    name, email, url = check_author(
+        s, data.author_name, data.author_email, data.author_url, guest_rules=checks
+    )
     title = thread_service.check_title(data.thread_title or "")
     page_url = thread_service.check_url(data.thread_url or "", "thread_url")
     if data.parent_id is not None and data.parent_id < 1:
@@ -209,7 +245,7 @@ async def create(
     wants_mail = data.notify != "none" or data.notify_replies
     if wants_mail and email is None:
         raise Invalid("required", "Give your e-mail address to be notified.", "author_email")
-    html = render(s, body)  # outside the write transaction: rendering is the slow part
+    html = render_new(s, body)  # outside the write transaction: rendering is the slow part
     token = new_token()
     created = at or thread_service.now()
     digest = policies.body_hash(body)
@@ -217,10 +253,12 @@ async def create(
     offensive = await offensive_model.score(body)
     findings: list[Finding] = []
     if checks:
+        # the site's settings, with the thread's own policy over them
+        settings = await kb.db.read(lambda conn: thread_policy.settings_for(conn, s, key))
         findings = await _findings(
-            kb, key=key, body=body, html=html, name=name, email=email, url=url,
+            kb, settings, key=key, body=body, html=html, name=name, email=email, url=url,
             parent_id=data.parent_id, who=who, honeypot=data.honeypot,
-            form_token=data.form_token, offensive=offensive,
+            form=form, offensive=offensive,
         )  # fmt: skip
 
     def tx(conn: Connection) -> Any:
@@ -298,12 +336,15 @@ async def create(
 
 
 def announce(
-    conn: Connection, kb: Kibitz, comment_id: int, thread_key: str, event: str, *, now: datetime
-) -> None:
-    """A comment became visible: queue its notifications and webhooks in this transaction."""
+    conn: Connection, kb: Kibitz, comment_id: int, thread_key: str, event: str, *,
+    now: datetime, version: int = 0,
+) -> None:  # fmt: skip
+    """A comment became visible: queue its notifications and webhooks in this transaction.
+    Readers hear of a comment once (the fan-out is keyed by the comment); each publication
+    is a webhook event of its own (keyed by the comment's status version)."""
     outbox.enqueue(conn, "fanout", f"fanout:comment:{comment_id}", {"comment_id": comment_id},
                    at=now)  # fmt: skip
-    webhooks.emit(conn, kb.settings, event, str(comment_id),
+    webhooks.emit(conn, kb.settings, event, f"{comment_id}:v{version}",
                   {"id": comment_id, "thread": thread_key}, now=now)  # fmt: skip
 
 
@@ -355,7 +396,12 @@ def change_status(
     open event streams are told what changed on the page."""
     before = on_page(row.status, row.reply_count)
     after = on_page(status, row.reply_count)
-    conn.execute(sa.update(comments).where(comments.c.id == row.id).values(status=status, **values))
+    version = conn.execute(
+        sa.update(comments)
+        .where(comments.c.id == row.id)
+        .values(status=status, status_version=comments.c.status_version + 1, **values)
+        .returning(comments.c.status_version)
+    ).scalar_one()
     appeared: list[int] = []
     removed: list[int] = []
     if after and not before:
@@ -380,10 +426,10 @@ def change_status(
     elif changes:
         conn.execute(sa.update(threads).where(threads.c.id == row.thread_id).values(**changes))
     if delta > 0:
-        announce(conn, kb, row.id, key, "comment.approved", now=now)
+        announce(conn, kb, row.id, key, "comment.approved", now=now, version=version)
     elif delta < 0:
         event = "comment.deleted" if status == "deleted" else "comment.hidden"
-        webhooks.emit(conn, kb.settings, event, f"{row.id}:{now.timestamp()}",
+        webhooks.emit(conn, kb.settings, event, f"{row.id}:v{version}",
                       {"id": row.id, "thread": key}, now=now)  # fmt: skip
 
 
@@ -448,7 +494,7 @@ async def edit(
     and the new text goes through the content checks again: an edit that adds what a new
     comment would be held for takes a published comment back to the queue."""
     body = check_body(kb.settings, data.body)
-    html = render(kb.settings, body)
+    html = render_new(kb.settings, body)
     when = at or thread_service.now()
     who = who or Reader()
     offensive = await offensive_model.score(body)
@@ -458,10 +504,13 @@ async def edit(
 
     before = await kb.db.read(read)
     key_now = await kb.db.read(lambda conn: thread_service.key_of(conn, before.thread_id))
+    settings = await kb.db.read(
+        lambda conn: thread_policy.settings_by_id(conn, kb.settings, before.thread_id)
+    )
     findings = await _findings(
-        kb, key=key_now, body=body, html=html, name=before.author_name,
+        kb, settings, key=key_now, body=body, html=html, name=before.author_name,
         email=before.author_email, url=before.author_url, parent_id=before.parent_id, who=who,
-        honeypot=None, form_token=None, offensive=offensive,
+        honeypot=None, form=(None, True), offensive=offensive, edit=True,
     )  # fmt: skip
     held = policies.Verdict("pending" if findings else "approved", findings, "")
     if any(f.action == "spam" for f in findings):

@@ -7,7 +7,13 @@ neither. Events can come in any order: a payment's donation may arrive from two 
 (both carry the payment's unique ``provider_ref``, the second adds nothing), and a refund or
 chargeback that arrives before its payment waits ("deferred") until the payment does.
 Refunds are reported cumulatively, so only what goes beyond the refunds recorded so far is
-added: a late, smaller report adds nothing.
+added: a late, smaller report adds nothing. A monthly renewal (``invoice.paid``) that names
+no campaign waits the same way for the checkout that started its subscription.
+
+An event whose money kibitz cannot record (a payment in another currency than its campaign's,
+a refund in another currency than its gift's) is never just logged: it is kept as
+``needs_attention`` with the reason, `kibitz check` fails on it and the dashboard lists it,
+until a person records what is right by hand and marks it handled.
 """
 
 from __future__ import annotations
@@ -45,11 +51,13 @@ from kibitz.payments import (
     RecurringStarted,
     Refunded,
     SessionState,
+    limits,
 )
 from kibitz.services import campaigns as camp
 from kibitz.services import ledger as led
 from kibitz.services.addresses import email_key
 from kibitz.services.errors import Invalid, NotFound, ServiceError
+from kibitz.settings import Settings
 
 log = logging.getLogger("kibitz.donations")
 STATUS_RANK = {"open": 0, "processing": 1, "paid": 2, "failed": 2, "expired": 2}
@@ -85,24 +93,43 @@ class CheckedDonation:
     message: str | None
 
 
-def check(campaign: camp.Campaign, form: DonationForm, now: datetime) -> CheckedDonation:
+def bounds(campaign: camp.Campaign) -> tuple[int, int]:
+    """The smallest and largest gift the donation page takes: the campaign's, and never
+    below what a card payment in its currency can be."""
+    return max(campaign.min_amount, limits.minimum(campaign.currency)), campaign.max_amount
+
+
+def check(
+    settings: Settings, campaign: camp.Campaign, form: DonationForm, now: datetime
+) -> CheckedDonation:
+    """The gift as the reader typed it, amounts read in the site's locale."""
     if not campaign.is_open(now):
         raise Invalid("campaign_closed", "This campaign is not taking gifts now.", "campaign")
     if form.frequency not in ("one_time", "monthly"):
         raise Invalid("invalid_frequency", "Choose a one-time or a monthly gift.", "frequency")
     if form.frequency == "monthly" and campaign.period != "monthly":
         raise Invalid("invalid_frequency", "This campaign takes one-time gifts only.", "frequency")
+    code = campaign.currency
     try:
-        amount = money.parse_amount(form.amount, campaign.currency)
+        amount = money.parse_amount(form.amount, code, settings.locale)
     except money.MoneyError as exc:
         raise Invalid("invalid_amount", f"Amount: {exc}.", "amount") from None
-    low, high = campaign.min_amount, campaign.max_amount
+
+    def show(minor: int) -> str:
+        return money.format_money(minor, code, settings.locale, settings.money_format, exact=True)
+
+    low, high = bounds(campaign)
     if not low <= amount <= high:
-        show = money.format_money
         raise Invalid(
-            "amount_out_of_bounds",
-            f"Give between {show(low, campaign.currency, exact=True)} and "
-            f"{show(high, campaign.currency, exact=True)}.",
+            "amount_out_of_bounds", f"Give between {show(low)} and {show(high)}.", "amount"
+        )
+    step = limits.step(code)
+    if amount % step:
+        below = amount - amount % step
+        raise Invalid(
+            "invalid_amount",
+            f"Card payments in {code} go in steps of {show(step)}: give {show(below)} or "
+            f"{show(below + step)}.",
             "amount",
         )
     name = " ".join(form.public_name.split())
@@ -121,7 +148,7 @@ async def start_checkout(
     """Open the provider's payment page for a checked gift; nothing is recorded as given."""
     now = now or utcnow()
     campaign = await camp.get(kb, form.campaign)
-    gift = check(campaign, form, now)
+    gift = check(kb.settings, campaign, form, now)
     base = kb.settings.public_url.rstrip("/")
     site = kb.settings.site_name
     request = CheckoutRequest(
@@ -170,6 +197,19 @@ async def session_status(kb: Kibitz, provider: str, session_id: str) -> str | No
 # -- webhooks
 
 
+@dataclass(frozen=True)
+class Attention:
+    """Money the provider reports that kibitz could not record as it stands: a person must
+    look (the event is kept as ``needs_attention`` with this reason)."""
+
+    reason: str
+
+
+# what carrying out a fact did: changed something (True), nothing to do (False), waits for
+# the payment or subscription with this key (str), or needs a person (Attention)
+Result = bool | str | Attention
+
+
 @dataclass
 class _Run:
     """What one transaction of event handling touched."""
@@ -192,7 +232,7 @@ async def handle_event(
     kb: Kibitz, provider: PaymentProvider, event: ProviderEvent, now: datetime | None = None
 ) -> str:
     """Record one verified event and its effect in one transaction. Returns the outcome:
-    applied, ignored, deferred or duplicate."""
+    applied, ignored, deferred, needs_attention or duplicate."""
     run = _Run(kb, provider, now or utcnow(), set())
 
     def tx(conn: Connection) -> str:
@@ -204,7 +244,7 @@ async def handle_event(
         )  # fmt: skip
         if not fresh:
             return "duplicate"
-        outcome, waits_for = _apply(conn, run, event.facts)
+        outcome, waits_for, reason = _apply(conn, run, event.facts)
         if outcome != "applied":
             conn.execute(
                 sa.update(provider_events)
@@ -213,7 +253,7 @@ async def handle_event(
                     provider_events.c.event_id == event.id,
                 )
                 .values(
-                    outcome=outcome, waits_for=waits_for,
+                    outcome=outcome, waits_for=waits_for, reason=reason,
                     payload=event.raw.decode("utf-8") if outcome == "deferred" else None,
                 )
             )  # fmt: skip
@@ -224,26 +264,34 @@ async def handle_event(
         camp.invalidate(kb, slug)
     if run.campaigns:
         kb.wake_worker()
-    log.info("%s event %s (%s): %s", event.provider, event.id, event.type, outcome)
+    level = logging.WARNING if outcome == "needs_attention" else logging.INFO
+    log.log(level, "%s event %s (%s): %s", event.provider, event.id, event.type, outcome)
     return outcome
 
 
-def _apply(conn: Connection, run: _Run, facts: tuple[Fact, ...]) -> tuple[str, str | None]:
-    """Carry out an event's facts; (outcome, what a deferred event waits for)."""
+def _apply(
+    conn: Connection, run: _Run, facts: tuple[Fact, ...]
+) -> tuple[str, str | None, str | None]:
+    """Carry out an event's facts: (outcome, what a deferred event waits for, why it needs
+    a person)."""
     if not facts:
-        return "ignored", None
+        return "ignored", None, None
     did = False
+    problems: list[str] = []
     for fact in facts:
         result = _fact(conn, run, fact)
-        if isinstance(result, str):
-            return "deferred", result
-        did = did or result
-    return ("applied" if did else "ignored"), None
+        if isinstance(result, Attention):
+            problems.append(result.reason)
+        elif isinstance(result, str):
+            return "deferred", result, None
+        else:
+            did = did or result
+    if problems:
+        return "needs_attention", None, "; ".join(problems)
+    return ("applied" if did else "ignored"), None, None
 
 
-def _fact(conn: Connection, run: _Run, fact: Fact) -> bool | str:
-    """True when it changed something, False when there was nothing to do, or the key of
-    what it must wait for."""
+def _fact(conn: Connection, run: _Run, fact: Fact) -> Result:
     if isinstance(fact, Paid):
         return _paid(conn, run, fact)
     if isinstance(fact, SessionState):
@@ -284,10 +332,13 @@ def _campaign_of(conn: Connection, run: _Run, fact: Paid) -> camp.Campaign | Non
         return None
 
 
-def _paid(conn: Connection, run: _Run, fact: Paid) -> bool:
+def _paid(conn: Connection, run: _Run, fact: Paid) -> Result:
     campaign = _campaign_of(conn, run, fact)
     if campaign is None:
-        log.warning("payment %s names no campaign kibitz knows; not recorded", fact.ref)
+        if fact.campaign is None and fact.subscription_id:
+            # a renewal of a monthly gift whose checkout has not been reported yet
+            return fact.subscription_id
+        log.info("payment %s names no campaign kibitz knows; not recorded", fact.ref)
         return False
     entry = led.NewEntry(
         kind="donation", amount=fact.amount, currency=fact.currency,
@@ -302,8 +353,12 @@ def _paid(conn: Connection, run: _Run, fact: Paid) -> bool:
     try:
         entry_id = led.append(conn, campaign, entry, tz=tz, now=run.now)
     except ServiceError as exc:
-        log.error("payment %s could not be recorded: %s", fact.ref, exc.message)
-        return False
+        shown = money.format_money(fact.amount, fact.currency, exact=True)
+        return Attention(
+            f"payment {fact.ref} of {shown} ({fact.currency}) for campaign {campaign.slug} "
+            f"was not recorded: {exc.message} Record it by hand (kibitz ledger add), then mark "
+            "this event handled."
+        )
     if entry_id is None:
         return False  # recorded before, from another event
     run.campaigns.add(campaign.slug)
@@ -403,13 +458,18 @@ def _donation_for(conn: Connection, run: _Run, payment: str | None, charge: str 
 def _reverse(
     conn: Connection, run: _Run, donation: led.Entry, kind: str, amount: int, ref: str,
     occurred_at: datetime, currency: str,
-) -> bool:  # fmt: skip
+) -> bool | Attention:  # fmt: skip
+    if currency != donation.currency:
+        shown = money.format_money(amount, currency, exact=True)
+        return Attention(
+            f"{kind} {ref} of {shown} ({currency}) reverses donation #{donation.id}, which is in "
+            f"{donation.currency}: not recorded. Record the {kind} by hand in "
+            f"{donation.currency} (kibitz ledger add --kind {kind} --reverses {donation.id}), "
+            "then mark this event handled."
+        )
     left = donation.amount - led.reversed_so_far(conn, donation.id)
     amount = min(amount, left)
     if amount <= 0:
-        return False
-    if currency != donation.currency:
-        log.error("%s %s is in %s, its donation in %s", kind, ref, currency, donation.currency)
         return False
     campaign = camp.load_by_id(conn, donation.campaign_id)
     entry = led.NewEntry(
@@ -428,7 +488,7 @@ def _reverse(
     return added is not None
 
 
-def _refunded(conn: Connection, run: _Run, fact: Refunded) -> bool | str:
+def _refunded(conn: Connection, run: _Run, fact: Refunded) -> Result:
     donation = _donation_for(conn, run, fact.payment_id, fact.charge_id)
     if donation is None:
         return fact.payment_id or fact.charge_id
@@ -437,7 +497,7 @@ def _refunded(conn: Connection, run: _Run, fact: Refunded) -> bool | str:
     return _reverse(conn, run, donation, "refund", more, ref, fact.occurred_at, fact.currency)
 
 
-def _disputed(conn: Connection, run: _Run, fact: Disputed) -> bool | str:
+def _disputed(conn: Connection, run: _Run, fact: Disputed) -> Result:
     donation = _donation_for(conn, run, fact.payment_id, fact.charge_id)
     if donation is None:
         return fact.payment_id or fact.charge_id
@@ -512,7 +572,7 @@ def _resolve(conn: Connection, run: _Run, keys: list[str]) -> None:
     ).all()
     for row in waiting:
         event = run.provider.parse_event(row.payload.encode("utf-8"))
-        outcome, waits_for = _apply(conn, run, event.facts)
+        outcome, waits_for, reason = _apply(conn, run, event.facts)
         if outcome == "deferred":
             conn.execute(
                 sa.update(provider_events)
@@ -523,8 +583,11 @@ def _resolve(conn: Connection, run: _Run, keys: list[str]) -> None:
         conn.execute(
             sa.update(provider_events)
             .where(provider_events.c.id == row.id)
-            .values(outcome="resolved", waits_for=None, payload=None)
-        )
+            .values(
+                outcome="needs_attention" if reason else "resolved", reason=reason,
+                waits_for=None, payload=None,
+            )
+        )  # fmt: skip
 
 
 def unmatched(conn: Connection, older_than: datetime) -> list[tuple[str, str, datetime]]:
@@ -535,6 +598,44 @@ def unmatched(conn: Connection, older_than: datetime) -> list[tuple[str, str, da
         ).where(provider_events.c.outcome == "deferred", provider_events.c.received_at < older_than)
     )
     return [(r.event_id, r.type, r.received_at) for r in rows]
+
+
+@dataclass(frozen=True)
+class NeedsAttention:
+    event_id: str
+    type: str
+    received_at: datetime
+    reason: str
+
+
+def needing_attention(conn: Connection) -> list[NeedsAttention]:
+    """Events whose money kibitz could not record, oldest first; `kibitz check` fails while
+    there are any."""
+    rows = conn.execute(
+        sa.select(
+            provider_events.c.event_id, provider_events.c.type, provider_events.c.received_at,
+            provider_events.c.reason,
+        )
+        .where(provider_events.c.outcome == "needs_attention")
+        .order_by(provider_events.c.received_at, provider_events.c.id)
+    )  # fmt: skip
+    return [NeedsAttention(r.event_id, r.type, r.received_at, r.reason or "") for r in rows]
+
+
+def mark_handled(conn: Connection, event_id: str) -> NeedsAttention:
+    """A person recorded what the event needed by hand: it no longer counts as open."""
+    found = [e for e in needing_attention(conn) if e.event_id == event_id]
+    if not found:
+        raise NotFound("no_such_event", f"No event {event_id!r} is waiting for a person.", "event")
+    conn.execute(
+        sa.update(provider_events)
+        .where(
+            provider_events.c.event_id == event_id,
+            provider_events.c.outcome == "needs_attention",
+        )
+        .values(outcome="handled")
+    )
+    return found[0]
 
 
 # -- monthly donors
@@ -570,9 +671,10 @@ async def send_manage_links(kb: Kibitz, email: str, now: datetime | None = None)
         ).all()
         if not rows:
             return False
+        s = kb.settings
         links = [
             (
-                f"{money.format_money(r.amount, r.currency, kb.settings.locale, exact=True)} "
+                f"{money.format_money(r.amount, r.currency, s.locale, s.money_format, exact=True)} "
                 "a month",
                 manage_url(kb, r.customer_id, now),
             )

@@ -37,7 +37,10 @@ class RateLimited(ServiceError):
     status = 429
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__("rate_limited", f"Too many requests; try again in {retry_after} seconds.")
+        unit = "second" if retry_after == 1 else "seconds"
+        super().__init__(
+            "rate_limited", f"Too many requests. Please wait {retry_after} {unit} and try again."
+        )
         self.retry_after = retry_after
 
 

@@ -121,17 +121,19 @@ def period_label(period: Period, locale: str) -> str:
 
 def build(
     settings: Settings, campaign: Campaign, period: Period, raised: int, donations: int,
-    now: datetime,
+    now: datetime, target: camp.Goal | None = None,
 ) -> Bar:  # fmt: skip
+    """The bar of one period; ``target`` is that period's goal (default: the current one)."""
     fmt = settings.money_format
     locale = settings.locale
 
     def show(minor: int) -> str:
         return money.format_money(minor, campaign.currency, locale, fmt)
 
-    goal = campaign.goal
-    scale = max(goal, raised, campaign.milestones[-1])
-    ticks = tuple(Tick(m, show(m), m / scale) for m in campaign.milestones)
+    target = target or camp.Goal(campaign.goal, campaign.milestones)
+    goal = target.amount
+    scale = max(goal, raised, target.milestones[-1])
+    ticks = tuple(Tick(m, show(m), m / scale) for m in target.milestones)
     label = period_label(period, locale)
     raised_label, goal_label = show(max(raised, 0)), show(goal)
     sentence = f"{raised_label} raised of {goal_label} goal, {label}"
@@ -164,7 +166,8 @@ async def bar(
             campaign = camp.load(conn, slug)
         period = camp.period(campaign, key, tz) if key else camp.current_period(campaign, now, tz)
         raised, donations = camp.totals(conn, campaign.id, period.key)
-        return build(kb.settings, campaign, period, raised, donations, now)
+        target = camp.goal_of(conn, campaign, period)
+        return build(kb.settings, campaign, period, raised, donations, now, target)
 
     return await kb.db.read(read)
 
@@ -176,10 +179,12 @@ async def history(kb: Kibitz, slug: str, now: datetime | None = None) -> list[Ba
 
     def read(conn: Any) -> list[Bar]:
         campaign = camp.load(conn, slug)
+        goals = camp.goals(conn, campaign)
         out = []
         for period in reversed(camp.months(campaign, now, tz)):
             raised, donations = camp.totals(conn, campaign.id, period.key)
-            out.append(build(kb.settings, campaign, period, raised, donations, now))
+            target = camp.goal_at(goals, campaign, period)
+            out.append(build(kb.settings, campaign, period, raised, donations, now, target))
         return out
 
     return await kb.db.read(read)

@@ -43,16 +43,16 @@ def totals_per_period(
 ) -> list[PeriodTotals]:
     """Each period of the campaign, oldest first, split by kind of entry."""
     campaign = camp.load(conn, slug)
-    periods = {
-        p.key: PeriodTotals(p.key, _label(p, locale), goal=campaign.goal)
-        for p in camp.months(campaign, now, tz)
-    }
+    goals = camp.goals(conn, campaign)
+
+    def totals(p: camp.Period) -> PeriodTotals:
+        return PeriodTotals(p.key, _label(p, locale), goal=camp.goal_at(goals, campaign, p).amount)
+
+    periods = {p.key: totals(p) for p in camp.months(campaign, now, tz)}
     for e in ledger.entries(conn, campaign.id):
         key = camp.period_key(campaign, e.counts_at, tz)
         if key not in periods:
-            periods[key] = PeriodTotals(
-                key, _label(camp.month(key, tz), locale), goal=campaign.goal
-            )
+            periods[key] = totals(camp.month(key, tz))
         row = periods[key]
         attr = {"donation": "donations", "refund": "refunds", "chargeback": "chargebacks"}
         name = attr.get(e.kind, "adjustments")

@@ -18,9 +18,11 @@ donation it reverses, so reversing a gift in full always takes back exactly what
 Nothing is ever summed across currencies.
 
 Entries are never changed or deleted (the database refuses it: see ``LEDGER_GUARDS``). A
-mistake is put right with a new entry. The per-period totals are cached in
-``campaign_totals`` in the same transaction as each entry; ``kibitz check`` recomputes them
-from the ledger and reports any drift, ``kibitz funding recount`` repairs it.
+mistake is put right with a new entry. The one exception is a donor's erasure
+(``redact_donor``): the message and public name they wrote are taken out, the money stays.
+The per-period totals are cached in ``campaign_totals`` in the same transaction as each
+entry; ``kibitz check`` recomputes them from the ledger and reports any drift, ``kibitz
+funding recount`` repairs it.
 """
 
 from __future__ import annotations
@@ -160,6 +162,29 @@ def reversed_so_far(conn: Connection, donation_id: int, kinds: tuple[str, ...] =
     return -int(total)
 
 
+def redact_donor(conn: Connection, donor_id: int) -> list[tuple[int, int]]:
+    """Erasure: take the donor's own words (message, public name) out of their entries, and
+    forget who they are. The amounts, dates and references stay, so every total stays what
+    it was. Returns (entry id, campaign id) of the donor's entries."""
+    mine = ledger.c.donor_id == donor_id
+    entries = [
+        (int(r.id), int(r.campaign_id))
+        for r in conn.execute(sa.select(ledger.c.id, ledger.c.campaign_id).where(mine))
+    ]
+    # the only UPDATE the ledger's trigger lets through: these three columns, to these values
+    conn.execute(
+        sa.update(ledger)
+        .where(mine, sa.or_(ledger.c.message.is_not(None), ledger.c.public_name.is_not(None)))
+        .values(message=None, public_name=None, display="anonymous")
+    )
+    conn.execute(
+        sa.update(donors)
+        .where(donors.c.id == donor_id)
+        .values(email=None, email_key=None, name=None)
+    )
+    return entries
+
+
 def _insert(conn: Connection, values: dict[str, Any]) -> int | None:
     """Insert, or do nothing when an entry with the same provider_ref exists."""
     if values.get("provider_ref") is None:
@@ -178,13 +203,15 @@ def _insert(conn: Connection, values: dict[str, Any]) -> int | None:
 
 
 def donor_id(conn: Connection, email: str | None, name: str | None, now: datetime) -> int | None:
-    """The donor with this address (made on first sight); None for a gift without one."""
+    """The donor with this address (made on first sight); None for a gift without one. A
+    later gift that gives a name updates it: people correct a typo or change their name."""
     key = email_key(email) if email else None
+    name = " ".join(name.split())[:200] if name else None
     if key:
         row = conn.execute(sa.select(donors.c.id, donors.c.name).where(donors.c.email_key == key))
         found = row.first()
         if found is not None:
-            if name and not found.name:
+            if name and name != found.name:
                 conn.execute(sa.update(donors).where(donors.c.id == found.id).values(name=name))
             return int(found.id)
     elif not name:

@@ -163,10 +163,12 @@ async def act(kb: Kibitz, actor: audit.Actor, comment_ids: list[int], action: st
 
 
 async def decide(
-    kb: Kibitz, comment_id: int, action: str, actor: audit.Actor = audit.MAIL_LINK
-) -> Comment:
+    kb: Kibitz, comment_id: int, action: str, actor: audit.Actor = audit.MAIL_LINK, *,
+    held: int | None = None,
+) -> Comment:  # fmt: skip
     """Approve (it appears, its notifications go out) or reject a held comment: what the
-    signed links in moderators' mail do. Single use: a comment no longer held is refused."""
+    signed links in moderators' mail do. Single use: a comment no longer held is refused,
+    and so is one held again since (``held``: the status version the link was made for)."""
     if action not in ("approve", "reject"):
         raise Invalid("invalid_action", "Approve or reject.", "action")
     now = thread_service.now()
@@ -177,6 +179,11 @@ async def decide(
             raise NotFound("comment_not_found", "There is no such comment.")
         if row.status != "pending":
             raise Conflict("not_pending", f"This comment is already {row.status}.")
+        if held is not None and row.status_version != held:
+            raise Conflict(
+                "link_used", "This comment was moderated since this link was mailed; "
+                "a newer mail has the links for it now."
+            )  # fmt: skip
         key, _ = _apply(conn, kb, actor, row, action, now)
         return _row(conn, comment_id), key
 

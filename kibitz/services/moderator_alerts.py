@@ -1,12 +1,15 @@
 """Mail to moderators about new comments, with links to act on held ones.
 
 A link is signed and expires; it opens a page whose button POSTs the decision. It is
-single-use by construction: once the comment is no longer pending, it does nothing.
+single-use by construction: it names the hold it was made for (the comment's status version,
+one more at every change of status), so it does nothing once the comment has left that hold,
+even if the comment is held again later (that hold mails links of its own).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -19,18 +22,28 @@ ACTIONS = ("approve", "reject")
 LINK_MAX_AGE = 7 * 24 * 3600
 
 
-def action_token(kb: Kibitz, comment_id: int, action: str) -> str:
-    return kb.signer.sign("moderate", f"{comment_id}:{action}:{int(time.time())}")
+@dataclass(frozen=True)
+class Link:
+    comment_id: int
+    action: str
+    version: int  # the comment's status version when it was held
 
 
-def read_token(kb: Kibitz, token: str) -> tuple[int, str]:
+def action_token(kb: Kibitz, comment_id: int, action: str, version: int) -> str:
+    return kb.signer.sign("moderate", f"{comment_id}:{action}:{int(time.time())}:{version}")
+
+
+def read_token(kb: Kibitz, token: str) -> Link:
     value = kb.signer.unsign("moderate", token)
     parts = value.split(":") if value else []
-    if len(parts) != 3 or parts[1] not in ACTIONS or not parts[2].isdigit():
+    if (
+        len(parts) != 4
+        or parts[1] not in ACTIONS
+        or not (parts[2].isdigit() and parts[3].isdigit())
+        or time.time() - int(parts[2]) > LINK_MAX_AGE
+    ):
         raise Forbidden("invalid_link", "This link is not valid (or has expired).")
-    if time.time() - int(parts[2]) > LINK_MAX_AGE:
-        raise Forbidden("invalid_link", "This link is not valid (or has expired).")
-    return int(parts[0]), parts[1]
+    return Link(int(parts[0]), parts[1], int(parts[3]))
 
 
 def tell_moderators(
@@ -41,7 +54,10 @@ def tell_moderators(
     held = row.status == "pending"
     if not kb.settings.moderator_emails or not (held or kb.settings.moderator_mail_all):
         return
-    links = {a: messages._url(kb, "/moderate", token=action_token(kb, row.id, a)) for a in ACTIONS}
+    links = {
+        a: messages._url(kb, "/moderate", token=action_token(kb, row.id, a, row.status_version))
+        for a in ACTIONS
+    }
     dashboard = f"{kb.settings.public_url.rstrip('/')}/admin/comments/{row.id}"
     for address in kb.settings.moderator_emails:
         payload = messages.moderation(

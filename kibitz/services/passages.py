@@ -278,11 +278,32 @@ def _selector(row: Any) -> Selector:
     return Selector(row.exact, row.prefix, row.suffix, row.pos_start, row.pos_end)
 
 
+_FOUND_MEMO_SIZE = 2048
+_found_memo: dict[tuple[int, str, Selector, str | None], anchoring.Found | None] = {}
+
+
+def _locate(
+    known: tuple[str, str], sel: Selector, anchor_hash: str | None
+) -> anchoring.Found | None:
+    """Where a stored passage is in an article's text, remembered per version of the text:
+    a fuzzy search for an orphan over a long article costs a tenth of a second, and the
+    thread's cache is dropped at every new comment."""
+    text, version = known
+    memo_key = (hash(text), version, sel, anchor_hash)
+    if memo_key in _found_memo:
+        return _found_memo[memo_key]
+    found = anchoring.find(text, sel, anchor_hash)
+    if len(_found_memo) >= _FOUND_MEMO_SIZE:
+        _found_memo.clear()
+    _found_memo[memo_key] = found
+    return found
+
+
 def _passage(row: Any, known: tuple[str, str] | None) -> Passage:
     sel = _selector(row)
     found = orphaned = None
     if known is not None:
-        where = anchoring.find(known[0], sel, row.text_hash)
+        where = _locate(known, sel, row.text_hash)
         orphaned = where is None
         if where is not None:
             found = FoundOut(where.start, where.end, where.how)

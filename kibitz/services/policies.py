@@ -4,7 +4,8 @@ In order: an outright ban refuses it; a shadow ban or any spam finding (honeypot
 too fast, a plugin's verdict) keeps it as spam; pre-moderation (the thread's mode, else the
 site's), any hold finding (links, block lists, offensive language, a plugin) or a repeat of a
 recent comment holds it; else it is published. Trust only skips pre-moderation: a trusted
-commenter's comment with five links is held all the same.
+commenter's comment with five links is held all the same. The content checks see the site's
+settings with the thread's own policy over them (``kibitz.services.thread_policy``).
 """
 
 from __future__ import annotations

@@ -329,6 +329,8 @@ class ThreadRow:
     comment_count: int
     pending: int
     last_comment_at: datetime | None
+    # the thread changes some of the site's other moderation settings (thread_policy)
+    policy: bool = False
 
 
 async def thread_list(kb: Kibitz, q: str | None = None, limit: int = 100) -> list[ThreadRow]:
@@ -358,6 +360,7 @@ async def thread_list(kb: Kibitz, q: str | None = None, limit: int = 100) -> lis
             r.comment_count,
             r.pending,
             r.last_comment_at,
+            r.policy is not None,
         )
         for r in rows
     ]

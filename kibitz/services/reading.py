@@ -11,7 +11,7 @@ import base64
 import binascii
 import math
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from kibitz.cache import Entry
 from kibitz.context import Kibitz
 from kibitz.db.tables import comments
-from kibitz.models import SORTS, Comment, Sort, ThreadPage
+from kibitz.models import SORTS, Comment, Id, Sort, ThreadPage
 from kibitz.services import threads as thread_service
 from kibitz.services.comments import PUBLIC_COLUMNS, VISIBLE, shown
 from kibitz.services.errors import Invalid
@@ -41,9 +41,10 @@ def wilson_lower_bound(up: int, down: int, z: float = 1.959964) -> float:
 
 class _Cursor(msgspec.Struct, array_like=True):
     sort: str
-    value: float | int | None
+    # most_voted: the score (an INTEGER column); best: the Wilson bound
+    value: Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)] | float | None
     created_at: datetime
-    id: int
+    id: Id
 
 
 def encode_cursor(sort: Sort, row: Any) -> str:
@@ -60,6 +61,8 @@ def decode_cursor(sort: Sort, cursor: str) -> _Cursor:
         raise Invalid("invalid_cursor", "That page cursor is not valid.", "cursor") from None
     if parsed.sort != sort or (sort in ("most_voted", "best")) != (parsed.value is not None):
         raise Invalid("invalid_cursor", "That page cursor belongs to another sort order.", "cursor")
+    if sort == "most_voted" and not isinstance(parsed.value, int):
+        raise Invalid("invalid_cursor", "That page cursor is not valid.", "cursor")
     if parsed.created_at.tzinfo is None:
         raise Invalid("invalid_cursor", "That page cursor is not valid.", "cursor")
     return parsed

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from kibitz.context import Kibitz
 from kibitz.db.tables import reports
 from kibitz.models import Reader, ReportIn, ReportResult
-from kibitz.services import audit, bans, moderator_alerts, policies
+from kibitz.services import audit, bans, moderator_alerts, policies, thread_policy
 from kibitz.services import threads as thread_service
 from kibitz.services.comments import _row, change_status
 from kibitz.services.errors import Conflict, Forbidden, NotFound
@@ -65,7 +65,8 @@ async def report(kb: Kibitz, comment_id: int, who: Reader, data: ReportIn) -> Re
         if not added:
             return ReportResult("already_reported"), None
         n = open_reporters(conn, comment_id)
-        if row.status != "approved" or n < kb.settings.moderation_reports_to_hold:
+        settings = thread_policy.settings_by_id(conn, kb.settings, row.thread_id)
+        if row.status != "approved" or n < settings.moderation_reports_to_hold:
             return ReportResult("reported"), None
         key = thread_service.key_of(conn, row.thread_id)
         found = [*policies.reasons(row.held_for), {"code": "reports", "note": f"{n} reports"}]

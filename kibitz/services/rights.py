@@ -6,9 +6,12 @@ with ``kibitz reader export|erase``.
 
 What belongs to an address: the comments posted with it (and their edit history); the
 votes and reports made from the voter cookies those comments were posted from; the
-subscriptions and digests of the address; mail waiting or sent about it. Erasure deletes
-all of that, or keeps the comments' text without anything that identifies their author
-(``erasure_mode = anonymise``). Bans stay: they hold only keyed hashes, never the address.
+subscriptions and digests of the address; mail waiting or sent about it; the donor of that
+address, their gifts and monthly gifts. Erasure deletes all of that, or keeps the comments'
+text without anything that identifies their author (``erasure_mode = anonymise``). Bans
+stay: they hold only keyed hashes, never the address. Gifts stay in the ledger, which is the
+site's bookkeeping: their amounts, dates and payment references are kept, while the donor's
+address and name and the message and public name they wrote are taken out.
 """
 
 from __future__ import annotations
@@ -21,14 +24,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from kibitz import money
 from kibitz.context import Kibitz
 from kibitz.db import search
 from kibitz.db.tables import (
+    campaigns,
     comment_edits,
     comments,
     digest_items,
+    donors,
     invites,
+    ledger,
     outbox,
+    recurring_gifts,
     reports,
     subscribers,
     subscriptions,
@@ -39,6 +47,8 @@ from kibitz.live import events as live
 from kibitz.mail import messages
 from kibitz.mail import outbox as outbox_service
 from kibitz.services import audit
+from kibitz.services import campaigns as campaign_service
+from kibitz.services import ledger as ledger_service
 from kibitz.services import threads as thread_service
 from kibitz.services.addresses import check_email, email_key
 from kibitz.services.comments import change_status
@@ -71,7 +81,12 @@ def _holds_anything(conn: Connection, key: str) -> bool:
     return (
         conn.execute(by_comment).first() is not None
         or conn.execute(by_subscription).first() is not None
+        or _donor(conn, key) is not None
     )
+
+
+def _donor(conn: Connection, key: str) -> Any:
+    return conn.execute(sa.select(donors).where(donors.c.email_key == key)).first()
 
 
 async def request(kb: Kibitz, email: str) -> None:
@@ -116,7 +131,70 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-async def export(kb: Kibitz, email: str) -> dict[str, Any]:
+def _money(amount: int, currency: str) -> str:
+    return str(money.to_decimal(amount, currency))
+
+
+def _donations(conn: Connection, key: str) -> dict[str, Any]:
+    """The donor of the address: who they said they were, their gifts as the ledger has
+    them, their monthly gifts."""
+    donor = _donor(conn, key)
+    if donor is None:
+        return {"donor": None, "gifts": [], "monthly_gifts": []}
+    gifts = conn.execute(
+        sa.select(ledger, campaigns.c.slug, campaigns.c.name.label("campaign_name"))
+        .join(campaigns, campaigns.c.id == ledger.c.campaign_id)
+        .where(ledger.c.donor_id == donor.id)
+        .order_by(ledger.c.id)
+    )
+    monthly = conn.execute(
+        sa.select(recurring_gifts, campaigns.c.slug)
+        .join(campaigns, campaigns.c.id == recurring_gifts.c.campaign_id)
+        .where(recurring_gifts.c.donor_id == donor.id)
+        .order_by(recurring_gifts.c.id)
+    )
+    return {
+        "donor": {"email": donor.email, "name": donor.name, "since": _iso(donor.created_at)},
+        "gifts": [
+            {
+                "id": g.id,
+                "campaign": g.slug,
+                "campaign_name": g.campaign_name,
+                "kind": g.kind,
+                "amount": _money(g.amount, g.currency),
+                "currency": g.currency,
+                "date": _iso(g.occurred_at),
+                "method": g.method,
+                "frequency": g.frequency,
+                "shown_as": g.public_name if g.display == "name" else "anonymous",
+                "message": g.message,
+                "paid_through": g.source,
+                "reverses": g.reverses_id,
+            }
+            for g in gifts
+        ],
+        "monthly_gifts": [
+            {
+                "campaign": m.slug,
+                "amount": _money(m.amount, m.currency),
+                "currency": m.currency,
+                "status": m.status,
+                "started_at": _iso(m.started_at),
+                "ended_at": _iso(m.ended_at),
+            }
+            for m in monthly
+        ],
+    }
+
+
+def audit_target(kb: Kibitz, key: str) -> str:
+    """How the audit log names a reader: a keyed hash, never the address (the same address
+    gives the same name, so a moderator's download and an erasure can be matched)."""
+    return f"reader:{kb.signer.keyed_hash('audit', key)[:16]}"
+
+
+async def export(kb: Kibitz, email: str, actor: audit.Actor | None = None) -> dict[str, Any]:
+    """Everything about the address. ``actor``: a moderator downloads it, which is logged."""
     key = email_key(email)
 
     def read(conn: Connection) -> dict[str, Any]:
@@ -178,7 +256,8 @@ async def export(kb: Kibitz, email: str) -> dict[str, Any]:
             "email": key,
             "exported_at": thread_service.now().isoformat(),
             "about": "Voter ids are the random ids of the cookies your comments were posted "
-            "from; IP hashes are keyed hashes of your address, which kibitz never stores.",
+            "from; IP hashes are keyed hashes of your address, which kibitz never stores. "
+            "Amounts of gifts are in the gift's currency.",
             "comments": [
                 {
                     "id": r.id,
@@ -208,9 +287,21 @@ async def export(kb: Kibitz, email: str) -> dict[str, Any]:
                 "digest": bool(sub.digest) if sub is not None else False,
                 "items": subs,
             },
+            "donations": _donations(conn, key),
         }
 
-    return await kb.db.read(read)
+    data: dict[str, Any] = await kb.db.read(read)
+    if actor is not None:
+        counts = {
+            "comments": len(data["comments"]),
+            "gifts": len(data["donations"]["gifts"]),
+        }
+        await kb.db.write(
+            lambda conn: audit.record(
+                conn, actor, "export_reader", audit_target(kb, key), after=counts
+            )
+        )
+    return data
 
 
 @dataclass
@@ -222,6 +313,8 @@ class Erased:
     reports: int = 0
     subscriptions: int = 0
     mails: int = 0
+    # gifts whose donor (address, name) and words (message, public name) were taken out
+    gifts: int = 0
 
 
 def _delete_leaves(conn: Connection, ids: set[int]) -> int:
@@ -264,6 +357,8 @@ async def erase(kb: Kibitz, email: str, actor: audit.Actor) -> Erased:
     key = email_key(email)
     now = thread_service.now()
     mode = kb.settings.erasure_mode
+
+    campaign_ids: set[int] = set()
 
     def tx(conn: Connection) -> tuple[Erased, set[str]]:
         if conn.dialect.name == "sqlite":
@@ -338,13 +433,20 @@ async def erase(kb: Kibitz, email: str, actor: audit.Actor) -> Erased:
                 sa.func.lower(invites.c.email) == key, invites.c.used_at.is_(None)
             )
         )
+        donor = _donor(conn, key)
+        if donor is not None:
+            gifts = ledger_service.redact_donor(conn, donor.id)
+            out.gifts = len(gifts)
+            # the dashboard's log of a gift recorded by hand keeps its amounts, not the name
+            audit.forget_fields(conn, [f"ledger:{i}" for i, _ in gifts], ("public_name",))
+            campaign_ids.update(c for _, c in gifts)
         out.mails = _forget_mail(conn, key, ids)
         audit.redact(conn, [f"comment:{i}" for i in ids])
         audit.record(
             conn,
             actor,
             "erase",
-            f"reader:{kb.signer.keyed_hash('audit', key)[:16]}",
+            audit_target(kb, key),
             after=asdict(out),
             now=now,
         )
@@ -356,4 +458,14 @@ async def erase(kb: Kibitz, email: str, actor: audit.Actor) -> Erased:
     result, keys = await kb.db.write(tx)
     for k in keys:
         kb.cache.invalidate(k)
+    if campaign_ids:  # supporter walls named the donor
+        slugs = await kb.db.read(
+            lambda conn: (
+                conn.execute(sa.select(campaigns.c.slug).where(campaigns.c.id.in_(campaign_ids)))
+                .scalars()
+                .all()
+            )
+        )
+        for slug in slugs:
+            campaign_service.invalidate(kb, slug)
     return result

@@ -185,7 +185,10 @@ async def unsubscribe(kb: Kibitz, token: str) -> int:
         if which is not None:
             query = query.where(subscriptions.c.id == which)
         removed = conn.execute(query).rowcount
-        conn.execute(sa.delete(digest_items).where(digest_items.c.subscriber_id == sid))
+        # all gone: so is the digest. One gone: the next digest leaves out only what no other
+        # subscription asks for (``still_wanted``), so its items stay
+        if which is None:
+            conn.execute(sa.delete(digest_items).where(digest_items.c.subscriber_id == sid))
         return removed
 
     return await kb.db.write(tx)
@@ -249,9 +252,8 @@ async def update_preferences(
 # -- who hears about a new comment
 
 
-def recipients(conn: Connection, comment: Any) -> list[Any]:
-    """Confirmed subscribers to tell about ``comment`` (with the subscription that asks for
-    it): each at most once, never the comment's own author."""
+def _asking_for(conn: Connection, comment: Any) -> sa.ColumnElement[bool]:
+    """The subscriptions (joined with their subscribers) that ask to hear of ``comment``."""
     parent = None
     if comment.parent_id is not None:
         parent = conn.execute(
@@ -274,11 +276,17 @@ def recipients(conn: Connection, comment: Any) -> list[Any]:
                     subscribers.c.email_key == email_key(parent.author_email),
                 )
             )
+    return sa.and_(subscribers.c.confirmed_at.is_not(None), sa.or_(*wanted))
+
+
+def recipients(conn: Connection, comment: Any) -> list[Any]:
+    """Confirmed subscribers to tell about ``comment`` (with the subscription that asks for
+    it): each at most once, never the comment's own author."""
     rows = conn.execute(
         sa.select(subscribers, subscriptions.c.id.label("subscription_id"),
                   subscriptions.c.kind)
         .join(subscriptions, subscriptions.c.subscriber_id == subscribers.c.id)
-        .where(subscribers.c.confirmed_at.is_not(None), sa.or_(*wanted))
+        .where(_asking_for(conn, comment))
         .order_by(subscribers.c.id)
     ).all()  # fmt: skip
     author = email_key(comment.author_email) if comment.author_email else None
@@ -290,3 +298,15 @@ def recipients(conn: Connection, comment: Any) -> list[Any]:
         if row.id not in best or rank[row.kind] < rank[best[row.id].kind]:
             best[row.id] = row
     return list(best.values())
+
+
+def still_wanted(conn: Connection, subscriber_id: int, comment: Any) -> bool:
+    """Whether a subscription of this subscriber still asks for ``comment``: what a digest
+    checks for each comment it collected, since subscriptions can be removed meanwhile."""
+    query = (
+        sa.select(subscriptions.c.id)
+        .join(subscribers, subscribers.c.id == subscriptions.c.subscriber_id)
+        .where(subscribers.c.id == subscriber_id, _asking_for(conn, comment))
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None

@@ -100,7 +100,7 @@ async def vote(kb: Kibitz, comment_id: int, reader: Reader, value: int) -> VoteR
         raise Invalid("invalid_vote", "A vote is 1 (up), -1 (down) or 0 (take back).", "value")
     voter_id = reader.voter_id
     if voter_id is None:
-        raise Forbidden("no_voter", "Voting needs the voter cookie; enable cookies.")
+        raise Forbidden("reader_unknown", "Voting needs to know who you are; reload the page.")
     try:
         row, changed, key = await kb.db.write(
             lambda conn: _vote(conn, kb, comment_id, voter_id, value, reader.ip_hash)

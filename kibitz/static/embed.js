@@ -81,15 +81,14 @@
     const store = {
       get(k, d) {
         try {
-          const v = localStorage.getItem("kibitz:" + k);
-          return v == null ? d : JSON.parse(v);
+          return JSON.parse(localStorage["kibitz:" + k]) ?? d;
         } catch (e) {
-          return d;
+          return d; // nothing kept yet, or storage disabled
         }
       },
       set(k, v) {
         try {
-          localStorage.setItem("kibitz:" + k, JSON.stringify(v));
+          localStorage["kibitz:" + k] = JSON.stringify(v);
         } catch (e) { /* private mode, full or disabled: remember nothing */ }
       },
     };
@@ -108,13 +107,19 @@
     const timeEl = (iso) => h("time", { datetime: iso, title: full(iso), text: ago(iso) });
     const options = (o, value) =>
       Object.keys(o).map((k) => h("option", { value: k, selected: k === value, text: o[k] }));
+    // a field's "required" mark: for assistive technology, and a star for the eye
+    const need = (el, on) => {
+      el.setAttribute("aria-required", !!on);
+      el.star.hidden = !on;
+    };
     // a labelled input with its error message next to it; n keeps ids unique per form
     const field = (n, name, label, type, auto, required) => {
-      const input = h("input", { id: "kb-" + name + n, name, type, autocomplete: auto, required });
+      const input = h("input", { id: "kb-" + name + n, name, type, autocomplete: auto });
       input.err = h("span", { class: "kb-ferr", id: "kb-e-" + name + n });
       input.wrap = h("div", { class: "kb-f" },
-        h("label", { for: input.id }, label, required ? h("span", { "aria-hidden": "true", text: " *" }) : null),
+        h("label", { for: input.id }, label, input.star = h("span", { "aria-hidden": "true", text: " *" })),
         input, input.err);
+      need(input, required);
       return input;
     };
 
@@ -125,21 +130,18 @@
         res = await fetch(API + "/api/v1/" + path, {
           method,
           credentials: "include",
-          headers: body ? { "Content-Type": "application/json", ...headers } : headers,
+          // who the reader is, where the browser keeps no cookies for kibitz: on what they
+          // do and on /me (not on the public reads, which it would make preflighted)
+          headers: { ...body && { "Content-Type": "application/json" },
+            ...rid && (method != "GET" || path[0] == "m") && { "X-Kibitz-Reader": rid }, ...headers },
           body: body && JSON.stringify(body),
         });
         data = await res.json();
       } catch (e) {
         if (!res) throw { message: S.net };
       }
-      if (!res.ok) {
-        const err = (data && data.error) || { message: "Something went wrong (" + res.status + ")." };
-        const wait = res.headers.get("Retry-After");
-        if (res.status === 429 && wait) {
-          err.message = "Too many requests. Please wait " + plural(+wait, "second") + " and try again.";
-        }
-        throw err;
-      }
+      // the server's own words (a 429's say how long to wait)
+      if (!res.ok) throw (data && data.error) || { message: "Something went wrong (" + res.status + ")." };
       return data;
     }
 
@@ -150,6 +152,18 @@
     for (const id in own) if (Date.parse(own[id].u) < Date.now()) delete own[id];
     store.set("own", own);
     let votes = {}; // id -> 1 | -1, this reader's votes
+    let rid = store.get("reader"); // the reader's signed id from /me, sent as X-Kibitz-Reader
+    // name and website for the next form; never the e-mail, which host scripts could read
+    let author = store.get("author", {});
+    delete author.email;
+    store.set("author", author);
+    // what the site asks of a guest (from /me, which reshapes the forms made before it came)
+    let guest = { require_name: 1, allow_website: 1 };
+    const fit = (F) => {
+      need(F.name, guest.require_name);
+      need(F.email, guest.require_email);
+      F.url.wrap.hidden = !guest.allow_website;
+    };
     let count = 0;
     let closed = false;
     let cursor = null;
@@ -178,7 +192,6 @@
       const kind = h("select", { id: "kb-sk", name: "kind" },
         ...options({ thread: NOTIFY.thread, replies: NOTIFY.replies }));
       const email = field(n, "email", "E-mail", "email", "email", true);
-      email.value = store.get("author", {}).email || "";
       const done = h("p", { class: "kb-ok", role: "status" });
       const panel = h("form", { class: "kb-sub", id: "kb-sub", hidden: true, novalidate: true,
         "aria-label": "Subscribe without commenting", onsubmit: subscribe },
@@ -358,7 +371,9 @@
 
     const quote = (p, tag) => h(tag, { class: "kb-q" }, p.question ? h("strong", { text: p.question + " " }) : null,
       h("q", { text: p.selector.exact }), " ", p.r ? h("button", { type: "button", class: "kb-link",
-        text: "Show in the article", onclick: () => show(p) }) : h("span", { class: "kb-pending", text: "passage changed" }));
+        text: "Show in the article", onclick: () => show(p) })
+        // not found in the article; on a page that names none, only the server can tell
+        : (ART || p.orphaned) && h("span", { class: "kb-pending", text: "passage changed" }));
     function show(p) {
       p.marks[0].scrollIntoView({ block: "center" });
       for (const mk of p.marks) mk.style.background = "#ffd54a80";
@@ -589,7 +604,9 @@
     const POLL = (+ds.kibitzPoll || 30) * 1e3;
     let last; // the newest event seen: where the stream resumes
     let es;
-    let errs = 0;
+    let errs = 0; // streams failed in a row: three, and the widget polls
+    let idle = 0; // the thread has no stream (204): a poll every five minutes, until it wakes
+    let hold = 0; // no stream before then (Retry-After)
     let beat = 0;
     let every = 20;
     let polled = 0;
@@ -675,13 +692,24 @@
       if (es) es.close();
       es = null;
       if (document.hidden || !host.isConnected) return;
-      if (!window.EventSource || errs > 2) return poll();
-      es = new EventSource(API + "/api/v1/stream?thread=" + encodeURIComponent(KEY) + "&last_event_id=" + last);
+      if (!window.EventSource || errs > 2 || idle || Date.now() < hold) return poll();
+      const url = API + "/api/v1/stream?thread=" + encodeURIComponent(KEY) + "&last_event_id=" + last;
+      const s = es = new EventSource(url);
       beat = Date.now();
-      // closed for good (an idle thread, too many streams, blocked), or failing again and again
-      es.onerror = () => (es.readyState === 2 || ++errs > 2) && (errs = 3, connect());
+      s.onerror = async () => {
+        if (s.readyState < 2) return ++errs > 2 && connect(); // failing again and again
+        // closed for good, and EventSource does not say why: ask (and let go at the headers)
+        const stop = new AbortController();
+        const r = await fetch(url, { signal: stop.signal }).catch(() => 0);
+        stop.abort();
+        if (s !== es) return;
+        if (r.status === 204) idle = 1; // an idle thread
+        else if (r.status === 429) hold = Date.now() + (r.headers.get("Retry-After") || 60) * 1e3;
+        else errs = 3; // blocked
+        connect();
+      };
       for (const k in got) {
-        es.addEventListener(k, (e) => {
+        s.addEventListener(k, (e) => {
           errs = 0;
           beat = Date.now();
           if (e.lastEventId) last = +e.lastEventId;
@@ -693,10 +721,13 @@
       }
     }
     function tick() {
+      const now = Date.now();
       if (!host.isConnected) return es && es.close();
       if (document.hidden) return;
-      if (es && Date.now() - beat > every * 2e3 + 5e3) connect(); // silent: stalled, open again
-      if (!es && Date.now() - polled >= POLL) poll();
+      // silent: stalled (a buffering proxy, say), a failure too; open again
+      if (es) now - beat > every * 2e3 + 5e3 && (errs++, connect());
+      else if (hold && now > hold) connect(hold = 0); // Retry-After has passed
+      else if (now - polled >= (idle ? 3e5 : POLL)) poll();
     }
     async function poll() {
       polled = Date.now();
@@ -707,8 +738,11 @@
         etag = r.headers.get("ETag");
         const d = await r.json();
         const ids = new Set();
+        const had = fresh.length;
         const walk = (cs) => cs.forEach((c) => (ids.add(c.id), seen(c), walk(c.replies)));
         walk(d.comments);
+        // a new comment: the thread is awake, and a stream may work now
+        if (fresh.length > had && !es && window.EventSource) idle = errs = 0, connect();
         // the whole thread came: what is not in it any more has been removed
         if (!d.next_cursor && !filter) {
           for (const [id, li] of nodes) ids.has(id) || li.c.status === "pending" || gone(id);
@@ -717,7 +751,8 @@
       } catch (e) { /* try again at the next turn */ }
     }
 
-    /* -- the funding bar of a campaign, as the server renders it (_funding_bar.html) */
+    /* -- the funding bar of a campaign, as the server renders it (_funding_bar.html, in the
+     * funding API's html) */
     function funding() {
       const slug = ds.kibitzCampaign;
       let el = document.getElementById("kibitz-funding");
@@ -725,31 +760,7 @@
       if (!el) host.before(el = h("div", { id: "kibitz-funding" }));
       const w = shadow(el);
       api("GET", "funding" + (slug ? "/" + encodeURIComponent(slug) : "")).then((b) => {
-        const pc = (x) => (x * 100).toFixed(2) + "%";
-        const state = b.exceeded ? "Goal exceeded" : b.reached ? "Goal reached" : "";
-        const bar = (cls, x, width) => sv("rect", { class: "kb-funding-" + cls, x, y: 25, width, height: 14, rx: 2 });
-        const line = (cls, x, y1, y2) => sv("line", { class: "kb-funding-" + cls, x1: x, x2: x, y1, y2 });
-        const g = b.goal.position;
-        w.append(h("section", { class: "kb-funding" + (b.exceeded ? " kb-funding-exceeded" : b.reached ? " kb-funding-reached" : ""),
-          "aria-label": "Funding: " + b.campaign.name },
-          h("div", { class: "kb-funding-bar", role: "progressbar", "aria-label": b.campaign.name + ", " + b.period.label,
-            "aria-valuemin": b.aria.valuemin, "aria-valuemax": b.aria.valuemax, "aria-valuenow": b.aria.valuenow,
-            "aria-valuetext": b.aria.valuetext },
-            sv("svg", { class: "kb-funding-graphic", width: "100%", height: 46, "aria-hidden": "true", focusable: "false" },
-              ...b.ticks.flatMap((t, i) => [
-                sv("text", { class: "kb-funding-tick", x: pc(t.position), y: 13,
-                  "text-anchor": !i && t.position < 0.05 ? "start" : t.position > 0.95 ? "end" : "middle" }, t.label),
-                line("tickmark", pc(t.position), 18, 23)]),
-              bar("track", 0, "100%"), bar("fill", 0, pc(b.fill)),
-              b.exceeded ? bar("over", pc(g), pc(b.fill - g)) : "",
-              line("goal", pc(g), 21, 43))),
-          h("p", { class: "kb-funding-figures", "aria-hidden": "true" },
-            h("span", { class: "kb-funding-raised", text: b.raised.formatted }), " ",
-            state && h("span", { class: "kb-funding-badge", text: state }), state && " ",
-            h("span", { class: "kb-funding-period", text: b.period.label })),
-          h("p", { class: "kb-funding-sentence" }, b.sentence + " · ",
-            h("a", { href: b.campaign.url, text: "About this campaign" }), " · ",
-            h("a", { href: b.campaign.donate_url, text: "Donate" }))));
+        w.innerHTML = b.html; // made by the server from the same template as its own pages
         theme();
       }, () => el.remove()); // no such campaign: nothing to show
     }
@@ -811,12 +822,16 @@
     emit("ui", sec);
     theme();
     matchMedia("(prefers-color-scheme: dark)").addEventListener("change", theme);
+    // the host page's own light/dark switch: a class, style or data-theme on <html> or <body>
+    const watch = new MutationObserver(theme);
+    for (const el of [document.documentElement, document.body]) {
+      watch.observe(el, { attributeFilter: ["class", "style", "data-theme"] });
+    }
 
     /* -- the comment form: a new comment, a reply (parent) or an edit (comment) */
     function form({ parent, edit, onDone }) {
       const n = ++uid;
       const kind = edit ? "edit" : parent ? "reply" : "new";
-      const author = store.get("author", {});
       const ta = h("textarea", {
         id: "kb-body" + n, name: "body", rows: kind === "new" ? 4 : 3, required: true,
         placeholder: kind === "new" ? S.prompt : kind === "reply" ? "Write your reply…" : null,
@@ -824,8 +839,8 @@
       ta.err = h("span", { class: "kb-ferr", id: "kb-e-body" + n });
       if (edit) ta.value = own[edit.id].b;
       const fields = { body: ta };
-      const input = (name, label, type, auto, required) => {
-        const el = (fields[name] = field(n, name, label, type, auto, required));
+      const input = (name, label, type, auto) => {
+        const el = (fields[name] = field(n, name, label, type, auto));
         el.value = author[name] || "";
         return el.wrap;
       };
@@ -839,10 +854,11 @@
         h("label", { class: "kb-sr", for: ta.id, text: label }), ta, ta.err, preview);
       f.fields = h("div", { class: "kb-fields" });
       if (!edit) {
-        f.fields.append(input("name", "Name", "text", "name", true),
-          input("email", "E-mail", "email", "email", false),
-          input("url", "Website", "url", "url", false));
+        f.fields.append(input("name", "Name", "text", "name"), input("email", "E-mail", "email", "email"),
+          input("url", "Website", "url", "url"));
         f.append(f.fields);
+        fit(fields);
+        on("me", () => fit(fields));
       }
       f.append(help, alert, h("div", { class: "kb-buttons" }, pbtn,
         onDone ? h("button", { type: "button", class: "kb-ghost", text: "Cancel", onclick: () => onDone() }) : null,
@@ -871,7 +887,7 @@
         }
       }
       function fail(err) {
-        const el = fields[{ body: "body", author_name: "name", author_email: "email", author_url: "url" }[err.field]];
+        const el = fields[String(err.field).replace("author_", "")]; // body, name, email, url
         if (el) {
           el.err.textContent = err.message;
           el.setAttribute("aria-invalid", "true");
@@ -901,7 +917,7 @@
         clear();
         const body = ta.value;
         if (!body.trim()) return fail({ field: "body", message: "Write something before posting." });
-        if (!edit && !fields.name.value.trim()) {
+        if (!edit && guest.require_name && !fields.name.value.trim()) {
           return fail({ field: "author_name", message: "Please give your name." });
         }
         busy = true;
@@ -916,16 +932,15 @@
             say("Comment updated");
             return;
           }
-          const who = { name: fields.name.value.trim(), email: fields.email.value.trim(),
-            url: fields.url.value.trim() };
+          const who = { name: fields.name.value.trim(), url: guest.allow_website ? fields.url.value.trim() : "" };
           const req = {
             thread: KEY, parent_id: parent ? parent.id : null, body,
-            author_name: who.name, author_email: who.email || null, author_url: who.url || null,
+            author_name: who.name, author_email: fields.email.value.trim() || null, author_url: who.url || null,
             thread_title: ds.kibitzTitle || document.title, thread_url: /^https?:/.test(PAGE) ? PAGE : null,
           };
           for (const more of f.extra) Object.assign(req, more());
           const c = await api("POST", "comments", req);
-          store.set("author", who);
+          store.set("author", author = who);
           own[c.id] = { t: c.edit_token, u: c.edit_until, b: body };
           store.set("own", own);
           ta.value = "";
@@ -1211,9 +1226,11 @@
       for (const b of sorts.children) b.setAttribute("aria-pressed", String(b.dataset.sort === value));
       load();
     }
-    async function loadMe() {
+    async function loadMe(asked) {
       try {
-        const m = await api("GET", "me?thread=" + encodeURIComponent(KEY));
+        const m = await asked;
+        store.set("reader", rid = m.reader);
+        guest = m.guest;
         votes = m.votes;
         for (const [id, li] of nodes) {
           if (li.firstChild.up) showVotes(li.firstChild, li.c.votes, votes[id] || 0);
@@ -1230,6 +1247,9 @@
         if (!mine(+b.closest("li").id.slice(15))) b.remove();
       }
     }, 3e4);
-    load().then(loadMe);
+    // the reader's own state, asked at once, shown over the first page
+    const asked = api("GET", "me?thread=" + encodeURIComponent(KEY));
+    asked.catch(() => 0);
+    load().then(() => loadMe(asked));
   }
 })();

@@ -1,6 +1,7 @@
 """The dashboard at /admin: queues, one comment, threads, readers, bans, the audit log and
-accounts. Server-rendered; a little plain JavaScript (static/admin.js) adds keyboard
-shortcuts and select-all. Every route sits on one router whose guard wants a moderator's
+accounts (funding, imports, inline feedback and mail are in kibitz/web/admin_*.py).
+Server-rendered; a little plain JavaScript (static/admin.js) adds keyboard shortcuts and
+select-all. Every route sits on one router whose guard wants a moderator's
 session (``admin_auth``); account management also wants an admin.
 """
 
@@ -215,7 +216,7 @@ async def reader_export(request: Request[Any, Any, Any]) -> Response[bytes]:
     email = data.get("email", "").strip()
     if not email:
         raise Invalid("required", "Give an e-mail address.", "email")
-    exported = await rights.export(kb, email)
+    exported = await rights.export(kb, email, me(request).actor)
     return download(exported, "kibitz-data.json")
 
 
@@ -230,7 +231,8 @@ async def reader_erase(request: Request[Any, Any, Any]) -> Response[Any]:
     text = (
         f"Erased: {done.comments} comments ({done.deleted} deleted, {done.anonymised} "
         f"anonymised), {done.votes} votes, {done.reports} reports, "
-        f"{done.subscriptions} subscriptions, {done.mails} mails."
+        f"{done.subscriptions} subscriptions, {done.mails} mails; {done.gifts} gifts kept as "
+        "amounts only."
     )
     return _back("/admin/readers", notice=text)
 
@@ -391,7 +393,13 @@ async def accounts_change(
 
 def router(settings: Settings) -> Router:
     """Every dashboard route behind the moderators' guard, with log-in redirects."""
-    from kibitz.web import admin_funding, admin_passages, admin_porting
+    from kibitz.web import (
+        admin_funding,
+        admin_mail,
+        admin_passages,
+        admin_porting,
+        admin_thread_policy,
+    )
 
     return Router(
         path="/admin",
@@ -402,6 +410,7 @@ def router(settings: Settings) -> Router:
             comment_edit,
             threads_page,
             thread_settings,
+            *admin_thread_policy.ROUTES,
             reader_page,
             reader_export,
             reader_erase,
@@ -418,6 +427,7 @@ def router(settings: Settings) -> Router:
             *admin_funding.ROUTES,
             *admin_porting.ROUTES,
             *admin_passages.ROUTES,
+            *admin_mail.ROUTES,
             uploads.router(settings, [*admin_funding.UPLOAD_ROUTES, *admin_porting.UPLOAD_ROUTES]),
         ],
         guards=auth.ADMIN_ROUTER_GUARDS,

@@ -45,7 +45,7 @@ def _page(request: Request[Any, Any, Any], name: str, status: int = 200, **extra
     s = kb.settings
 
     def shown(minor: int, code: str) -> str:
-        return money.format_money(minor, code, s.locale, exact=True)
+        return money.format_money(minor, code, s.locale, s.money_format, exact=True)
 
     def major(minor: int, code: str) -> str:
         return str(money.to_decimal(minor, code))
@@ -84,6 +84,17 @@ async def overview(
 async def recount(request: Request[Any, Any, Any]) -> Response[Any]:
     fixed = await bookkeeping.recount(rd.kibitz(request), me(request).actor)
     notice = f"Totals recounted from the ledger; {len(fixed)} were wrong and are now right."
+    return Redirect(f"{BASE}?{urlencode({'notice': notice})}", status_code=303)
+
+
+@post("/funding/events/handled", include_in_schema=False, status_code=303, guards=[admins_only])
+async def event_handled(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A payment event that needed a person was put right by hand."""
+    data = await _form(request)
+    done = await bookkeeping.mark_handled(
+        rd.kibitz(request), me(request).actor, data.get("event_id", ""), data.get("note", "")
+    )
+    notice = f"Event {done.event_id} marked handled."
     return Redirect(f"{BASE}?{urlencode({'notice': notice})}", status_code=303)
 
 
@@ -340,6 +351,7 @@ async def report_page(request: Request[Any, Any, Any], slug: FromPath[str]) -> T
 ROUTES = [
     overview,
     recount,
+    event_handled,
     export,
     create_page,
     create,

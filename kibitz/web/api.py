@@ -19,6 +19,7 @@ from kibitz.models import (
     Counts,
     CountsIn,
     ErrorBody,
+    GuestForm,
     Me,
     NewComment,
     NewThread,
@@ -42,6 +43,7 @@ from kibitz.services import votes as vote_service
 from kibitz.services.errors import Forbidden, Unauthorized, UnsupportedMediaType
 from kibitz.settings import origin_of
 from kibitz.web import reader as rd
+from kibitz.web.conditional import none_match
 
 JSON = "application/json"
 ERRORS = {
@@ -56,7 +58,7 @@ ERRORS = {
 def cached(request: Request[Any, Any, Any], entry: Entry) -> Response[bytes]:
     """The body, or 304 when the client already has it; clients must revalidate."""
     headers = {"ETag": entry.etag, "Cache-Control": "no-cache", "Vary": "Origin"}
-    if entry.etag in request.headers.get("if-none-match", ""):
+    if none_match(request.headers.get("if-none-match", ""), entry.etag):
         return Response(b"", status_code=304, headers=headers)
     return Response(entry.body, media_type=JSON, headers=headers)
 
@@ -181,14 +183,16 @@ class CommentsController(Controller):
         status_code=200,
         summary="Vote on a comment",
         description="`value` 1 (up), -1 (down) or 0 (take the vote back). One vote per "
-        "reader (voter cookie) per comment; not on one's own comment.",
+        "reader per comment; not on one's own comment. The reader is named by the voter "
+        "cookie or the X-Kibitz-Reader header (`reader` from /me); a request that names "
+        "neither is refused (403 `reader_unknown`).",
         guards=[browser_write],
         responses={200: ResponseSpec(data_container=VoteResult), **ERRORS},
     )
     async def vote(
         self, request: Request[Any, Any, Any], comment_id: FromPath[int], data: JSONBody[VoteIn]
     ) -> Response[VoteResult]:
-        who, voter_cookie = rd.reader(request, mint=True)
+        who, voter_cookie = rd.reader(request, mint=True, known=True)
         await rd.limit(request, "vote", who)
         result = await vote_service.vote(rd.kibitz(request), comment_id, who, data.value)
         return rd.with_cookies(Response(result), voter_cookie)
@@ -213,27 +217,35 @@ class CommentsController(Controller):
     @get(
         "/me",
         summary="The reader's own state in a thread",
-        description="Read from the voter cookie, never cached by anyone: their votes (comment "
-        "id to 1 or -1); their comments that wait for a moderator (`pending`, shown to them "
-        "alone, marked awaiting moderation; replies carry their `parent_id`); a `form_token` "
-        "to send with their next comment; and `ban` when they may not post.",
+        description="Read from the voter cookie (or the X-Kibitz-Reader header), never cached "
+        "by anyone: their votes (comment id to 1 or -1); their comments that wait for a "
+        "moderator (`pending`, shown to them alone, marked awaiting moderation; replies carry "
+        "their `parent_id`); a `form_token` to send with their next comment; `ban` when they "
+        "may not post; `reader`, their signed reader id (a new reader gets one, and the voter "
+        "cookie), to send as X-Kibitz-Reader where the browser keeps no cookies; and `guest`, "
+        "what the site asks of a guest's form (name and e-mail required, website taken).",
         responses={200: ResponseSpec(data_container=Me), **ERRORS},
     )
     async def me(self, request: Request[Any, Any, Any], thread: FromQuery[str]) -> Response[bytes]:
         kb = rd.kibitz(request)
-        who, _ = rd.reader(request)
         key = thread_service.check_key(thread)
+        who, voter_cookie = rd.reader(request, mint=True)
+        assert who.voter_id is not None  # minted when the request named no reader
         mine = await vote_service.my_votes(kb, key, who.voter_id)
+        s = kb.settings
         me = Me(
             votes={str(k): v for k, v in mine.items()},
             pending=await own.pending(kb, key, who.voter_id),
             form_token=policies.form_token(kb),
+            reader=rd.reader_token(kb, who.voter_id),
+            guest=GuestForm(s.require_name, s.require_email, s.allow_website),
             ban=await own.ban(kb, who),
         )
-        return Response(
+        response = Response(
             msgspec.json.encode(me), media_type=JSON,
             headers={"Cache-Control": "private, no-store"},
         )  # fmt: skip
+        return rd.with_cookies(response, voter_cookie)
 
     @post(
         "/comments/{comment_id:int}/report",

@@ -17,6 +17,8 @@ from typing import Any
 
 from litestar import Request, Response, get
 
+from kibitz.web.conditional import none_match
+
 STATIC = Path(__file__).resolve().parent.parent / "static"
 BUILT = STATIC / "min"
 FILES = {
@@ -72,11 +74,6 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return False
 
 
-def matches(if_none_match: str, etag: str) -> bool:
-    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
-    return etag in tags or "*" in tags
-
-
 @get(
     ["/embed.js", "/embed.css", "/count.js"],
     include_in_schema=False,
@@ -95,7 +92,7 @@ async def widget_file(request: Request[Any, Any, Any]) -> Response[bytes]:
         # host pages that isolate themselves (COEP) may still load the widget
         "Cross-Origin-Resource-Policy": "cross-origin",
     }
-    if matches(request.headers.get("if-none-match", ""), etag):
+    if none_match(request.headers.get("if-none-match", ""), etag):
         return Response(b"", status_code=304, headers=headers)
     if gz:
         headers["Content-Encoding"] = "gzip"

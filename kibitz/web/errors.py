@@ -6,12 +6,13 @@ import logging
 import re
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
 from kibitz.models import ErrorBody, ErrorDetail
 from kibitz.services.errors import RateLimited, ServiceError
@@ -20,6 +21,7 @@ log = logging.getLogger("kibitz")
 
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 _MISSING_PARAM = re.compile(r"Missing required \w+ parameter '([^']+)'")
+NO_BODY = "The request has no JSON body."
 _GENERIC = {
     400: ("bad_request", "The request could not be understood."),
     401: ("unauthorized", "This needs an API token."),
@@ -76,6 +78,8 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
             422, "required", f"`{missing.group(1)}` is required.", missing.group(1)
         )
     if field == "data":
+        if message.strip("'") == "data":  # no body at all (kibitz.web.boundaries says so first)
+            return error_response(400, "malformed_json", NO_BODY, None)
         return error_response(422, "invalid", f"Request body: {message}.", None)
     return error_response(422, "invalid", f"{field}: {message}." if field else message, field)
 
@@ -99,6 +103,33 @@ def database_error(request: Request[Any, Any, Any], exc: OperationalError) -> Re
     )  # fmt: skip
 
 
+def _out_of_range(exc: BaseException) -> bool:
+    """A value the database cannot hold: Python's OverflowError (SQLite binding an int past
+    64 bits) or the driver refusing a parameter (asyncpg: "value out of int64 range"), which
+    SQLAlchemy wraps in a plain DBAPIError; DataError is the database's own verdict on a
+    value (SQLSTATE class 22)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (OverflowError, DataError, asyncpg.exceptions.DataError)):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def value_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A value in the request that no column can hold (a number past 64 bits): the
+    request's fault, answered 422; anything else the database refused is ours: a 500,
+    logged in full."""
+    if not _out_of_range(exc):
+        return internal_error(request, exc)
+    # the boundaries (kibitz/web/boundaries.py, the models' Id) should have caught it: log
+    # where it got through so that it can be caught there
+    log.warning(
+        "out-of-range value on %s %s: %s", request.method, request.url.path, exc, exc_info=exc
+    )
+    return _answer(request, 422, "out_of_range", "A value in the request is out of range.")
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _answer(
@@ -111,6 +142,8 @@ HANDLERS: dict[type[Exception], Any] = {
     ServiceError: service_error,
     ValidationException: validation_error,
     OperationalError: database_error,
+    DBAPIError: value_error,
+    OverflowError: value_error,
     HTTPException: http_error,
     Exception: internal_error,
 }

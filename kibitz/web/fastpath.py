@@ -32,6 +32,7 @@ from kibitz.context import Kibitz
 from kibitz.models import Counts, CountsIn
 from kibitz.services import counts as count_service
 from kibitz.services import reading
+from kibitz.web.conditional import none_match
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -148,7 +149,8 @@ class FastReads:
         scope["app"] = scope["litestar_app"] = self.app
         request_headers = dict(scope["headers"])
         etag = entry.etag.encode("latin-1")
-        fresh = etag in request_headers.get(b"if-none-match", b"")
+        asked = request_headers.get(b"if-none-match")
+        fresh = asked is not None and none_match(asked.decode("latin-1"), entry.etag)
         origin = request_headers.get(b"origin")
         cors = (origin.decode("latin-1"), b"cookie" in request_headers) if origin else None
         headers = self._headers(fresh, cors)

@@ -57,11 +57,16 @@ def context(kb: Kibitz, **extra: Any) -> dict[str, Any]:
 # -- the bar as data and as an image
 
 
-async def _json_entry(kb: Kibitz, slug: str | None, period: str | None) -> Entry:
-    """The bar's JSON, cached until the campaign's ledger changes (or the day does)."""
+async def _bar_entry(
+    request: Request[Any, Any, Any], slug: str | None, period: str | None, kind: str
+) -> Entry:
+    """The bar as JSON (``kind`` "json", with the bar's HTML as kibitz's own pages show it)
+    or as an SVG image ("svg"), cached until the campaign's ledger or goal changes (or the
+    day does)."""
+    kb = rd.kibitz(request)
     now = _now()
     scope = camp.scope(slug) if slug else camp.FEATURED_SCOPE
-    variant = ("json", period or "", now.astimezone(camp.zone(kb.settings.time_zone)).date())
+    variant = (kind, period or "", now.astimezone(camp.zone(kb.settings.time_zone)).date())
     entry = kb.cache.get(scope, variant)
     if entry is not None:
         return entry
@@ -69,16 +74,43 @@ async def _json_entry(kb: Kibitz, slug: str | None, period: str | None) -> Entry
     shown = await funding.bar(kb, slug, period, now)
     if shown is None:
         raise NotFound("no_campaign", "There is no campaign to show.")
-    entry = Entry.of(msgspec.json.encode(shown.as_json(kb.settings.public_url)))
+    if kind == "svg":
+        entry = Entry.of(svg.funding_bar(shown).encode("utf-8"))
+    else:
+        data = shown.as_json(kb.settings.public_url)
+        # the bar as kibitz's own pages show it, with absolute links: the widget shows it as is
+        engine = request.app.template_engine
+        assert engine is not None  # the app is made with its templates (kibitz/app.py)
+        template = engine.get_template("_funding_bar.html")
+        base = kb.settings.public_url.rstrip("/")
+        html = template.render(bar=shown, funding_links=True, donate_link=True, base=base)
+        data["html"] = html.strip()
+        entry = Entry.of(msgspec.json.encode(data))
     kb.cache.put(scope, variant, entry, generation)
     return entry
+
+
+SVG_HEADERS = {
+    "Cross-Origin-Resource-Policy": "cross-origin",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+}
+
+
+def _svg(request: Request[Any, Any, Any], entry: Entry) -> Response[bytes]:
+    """The image, or 304 when the client has it. Mail clients and image proxies may keep it
+    five minutes; browsers revalidate with the ETag after that."""
+    headers = {"ETag": entry.etag, "Cache-Control": "public, max-age=300", **SVG_HEADERS}
+    if entry.etag in request.headers.get("if-none-match", ""):
+        return Response(b"", status_code=304, headers=headers)
+    return Response(entry.body, media_type="image/svg+xml", headers=headers)
 
 
 _BAR_DOC = (
     "Everything the funding bar shows, formatted in the site's locale: the ticks with their "
     "positions (0-1), the raised amount, the goal, the period label, the accessible sentence "
-    "and the ARIA values. Amounts are integers of the currency's minor unit. Answers 304 to "
-    "a matching If-None-Match."
+    "and the ARIA values. Amounts are integers of the currency's minor unit. `html` is the "
+    "bar as kibitz's own pages render it (with absolute links, and a Donate link), which the "
+    "widget shows as is. Answers 304 to a matching If-None-Match."
 )
 
 
@@ -92,7 +124,7 @@ _BAR_DOC = (
 async def featured_bar(
     request: Request[Any, Any, Any], period: FromQuery[str | None] = None
 ) -> Response[bytes]:
-    return cached(request, await _json_entry(rd.kibitz(request), None, period))
+    return cached(request, await _bar_entry(request, None, period, "json"))
 
 
 @get(
@@ -105,7 +137,7 @@ async def featured_bar(
 async def campaign_bar(
     request: Request[Any, Any, Any], slug: FromPath[str], period: FromQuery[str | None] = None
 ) -> Response[bytes]:
-    return cached(request, await _json_entry(rd.kibitz(request), slug, period))
+    return cached(request, await _bar_entry(request, slug, period, "json"))
 
 
 @get("/funding/{name:str}", include_in_schema=False)
@@ -115,17 +147,7 @@ async def campaign_page(
     """The campaign page, or (``<slug>.svg``) the bar as an image for newsletters."""
     kb = rd.kibitz(request)
     if name.endswith(".svg"):
-        shown = await funding.bar(kb, name.removesuffix(".svg"), period)
-        assert shown is not None
-        return Response(
-            svg.funding_bar(shown).encode("utf-8"),
-            media_type="image/svg+xml",
-            headers={
-                "Cache-Control": "public, max-age=300",
-                "Cross-Origin-Resource-Policy": "cross-origin",
-                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-            },
-        )
+        return _svg(request, await _bar_entry(request, name.removesuffix(".svg"), period, "svg"))
     shown = await funding.bar(kb, name, period)
     assert shown is not None
     history = await funding.history(kb, name)
@@ -141,11 +163,20 @@ async def campaign_page(
 # -- the donation page
 
 
-def _choices(campaign: camp.Campaign) -> list[tuple[str, str]]:
-    """(form value, label) of each suggested amount."""
+def _label(kb: Kibitz, minor: int, currency: str) -> str:
+    """An amount in the site's locale and pattern ('25 $'), with every minor digit when the
+    pattern would hide some ('2.50 $', not '2 $')."""
+    s = kb.settings
+    hidden = 10 ** max(0, money.exponent(currency) - money.pattern_digits(s.money_format))
+    return money.format_money(minor, currency, s.locale, s.money_format, exact=bool(minor % hidden))
+
+
+def _choices(kb: Kibitz, campaign: camp.Campaign) -> list[tuple[str, str]]:
+    """(form value, label) of each suggested amount; the value is written as the reader
+    would type it in the site's locale, and read back the same way."""
     c = campaign.currency
     return [
-        (str(money.to_decimal(a, c)), money.format_money(a, c, exact=False)) for a in
+        (money.plain(a, c, kb.settings.locale), _label(kb, a, c)) for a in
         campaign.suggested_amounts
     ]  # fmt: skip
 
@@ -159,16 +190,18 @@ async def _donate_context(
         return context(kb, bar=None, error=error)
     campaign = shown.campaign
     form = form or {}
-    choices = _choices(campaign)
+    choices = _choices(kb, campaign)
+    low, high = donations.bounds(campaign)
+    s = kb.settings
     chosen = form.get("amount") or (choices[min(1, len(choices) - 1)][0] if choices else "")
     return context(
         kb, bar=shown, campaign=campaign, choices=choices, chosen=chosen,
         form=form, error=error, payments=_provider(kb) is not None,
         open=campaign.is_open(_now()), ended=campaign.has_ended(_now()),
         monthly=campaign.period == "monthly",
-        low=money.format_money(campaign.min_amount, campaign.currency, exact=True),
-        high=money.format_money(campaign.max_amount, campaign.currency, exact=True),
-        symbol=money.format_money(0, campaign.currency, kb.settings.locale, "¤"),
+        low=money.format_money(low, campaign.currency, s.locale, s.money_format, exact=True),
+        high=money.format_money(high, campaign.currency, s.locale, s.money_format, exact=True),
+        symbol=money.format_money(0, campaign.currency, s.locale, "¤"),
     )  # fmt: skip
 
 
@@ -201,7 +234,7 @@ async def donate(request: Request[Any, Any, Any], data: FormData) -> Response[An
             public_name=data.get("public_name", ""), message=data.get("message", ""),
         )  # fmt: skip
         # refuse what the page would refuse before counting it, so typos cost no attempt
-        donations.check(await camp.get(kb, slug), form, _now())
+        donations.check(kb.settings, await camp.get(kb, slug), form, _now())
         await rd.limit(request, "checkout", who)
         verdict = await kb.limiter.check([("checkout.site", "all")])
         if not verdict.allowed:

@@ -20,9 +20,9 @@ def _context(request: Request[Any, Any, Any], **extra: Any) -> dict[str, Any]:
 
 @get("/moderate", include_in_schema=False)
 async def moderate_page(request: Request[Any, Any, Any], token: FromQuery[str]) -> Template:
-    comment_id, action = moderator_alerts.read_token(rd.kibitz(request), token)
+    link = moderator_alerts.read_token(rd.kibitz(request), token)
     return Template("moderate.html", context=_context(
-        request, token=token, action=action, comment_id=comment_id))  # fmt: skip
+        request, token=token, action=link.action, comment_id=link.comment_id))  # fmt: skip
 
 
 @post("/moderate", include_in_schema=False, status_code=200)
@@ -31,7 +31,7 @@ async def moderate(
     data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Template:
     kb = rd.kibitz(request)
-    comment_id, action = moderator_alerts.read_token(kb, data.get("token", ""))
-    comment = await moderation.decide(kb, comment_id, action)
+    link = moderator_alerts.read_token(kb, data.get("token", ""))
+    comment = await moderation.decide(kb, link.comment_id, link.action, held=link.version)
     return Template("moderate.html", context=_context(
-        request, done=comment.status, comment_id=comment_id))  # fmt: skip
+        request, done=comment.status, comment_id=link.comment_id))  # fmt: skip

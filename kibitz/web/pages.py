@@ -28,6 +28,9 @@ NOTIFY_CHOICES = [
 ]
 # the form's field that people never see (hidden from sight and screen readers); bots fill it
 HONEYPOT = "homepage"
+# "View all comments" shows the whole discussion on one page, up to this many top-level
+# comments (with their replies); a longer one goes on in pages of as many
+VIEW_ALL_MAX = 1000
 
 
 def _fields(request: Request[Any, Any, Any]) -> list[tuple[str, str, str, bool]]:
@@ -47,6 +50,7 @@ async def _discussion_context(
     sort: str,
     cursor: str | None,
     *,
+    view: str | None = None,
     reply_to: int | None = None,
     form: dict[str, str] | None = None,
     error: ServiceError | None = None,
@@ -54,26 +58,37 @@ async def _discussion_context(
 ) -> dict[str, Any]:
     kb = rd.kibitz(request)
     sort_ = reading.check_sort(sort)
-    page = await reading.load_page(kb, key, sort_, kb.settings.page_size, cursor)
+    everything = view == "all"
+    size = VIEW_ALL_MAX if everything else kb.settings.page_size
+    page = await reading.load_page(kb, key, sort_, size, cursor)
     who, _ = rd.reader(request)
     # inline feedback: comments show the passage they are about; questions can be answered
     listed = await passages.get_list(kb, key)
     path = request.url.path if request.method == "GET" else _page_url(key)
 
-    def link(**params: str) -> str:
+    def link(at: str = "kb-count", **params: str) -> str:
         query = {"sort": sort_, **params}
         if path.startswith("/discussion"):
             query = {"thread": key, **query}
-        return f"{path.split('?')[0]}?{urlencode(query)}#kb-count"
+        return f"{path.split('?')[0]}?{urlencode(query)}#{at}"
 
     reply_query = urlencode({"thread": key}) + "&" if path.startswith("/discussion") else ""
+    # "View all comments": the whole discussion from the top, at the last one seen so far;
+    # past VIEW_ALL_MAX, the next comments (said so, never passed off as all of them)
+    next_link = None
+    if page.next_cursor and everything:
+        next_link = link(cursor=page.next_cursor, view="all")
+    elif page.next_cursor:
+        next_link = link(f"kibitz-comment-{page.comments[-1].id}", view="all")
     return {
         "site_name": kb.settings.site_name,
         "support_url": kb.settings.support_link,
         "page": page,
         "sort": sort_,
         "sorts": [(s, SORT_LABELS[s], link(sort=s)) for s in SORTS],
-        "next_link": link(cursor=page.next_cursor) if page.next_cursor else None,
+        "next_link": next_link,
+        "view_all": everything,
+        "view_all_max": VIEW_ALL_MAX,
         "first_link": link() if cursor else None,
         "reply_to": reply_to,
         "reply_query": reply_query,
@@ -129,6 +144,7 @@ async def home(
     request: Request[Any, Any, Any],
     sort: FromQuery[str] = "newest",
     cursor: FromQuery[str | None] = None,
+    view: FromQuery[str | None] = None,
     reply: FromQuery[int | None] = None,
     posted: FromQuery[str | None] = None,
 ) -> Template:
@@ -141,8 +157,9 @@ async def home(
                                               "articles": []})  # fmt: skip
     notice = _NOTICES.get(posted or "")
     return await _page(
-        request, newest[0].path, sort, cursor, newest[0], reply_to=reply, notice=notice
-    )
+        request, newest[0].path, sort, cursor, newest[0], view=view, reply_to=reply,
+        notice=notice,
+    )  # fmt: skip
 
 
 @get("/articles", include_in_schema=False)
@@ -162,11 +179,12 @@ async def discussion(
     thread: FromQuery[str],
     sort: FromQuery[str] = "newest",
     cursor: FromQuery[str | None] = None,
+    view: FromQuery[str | None] = None,
     reply: FromQuery[int | None] = None,
     posted: FromQuery[str | None] = None,
 ) -> Template:
     notice = _NOTICES.get(posted or "")
-    return await _page(request, thread, sort, cursor, reply_to=reply, notice=notice)
+    return await _page(request, thread, sort, cursor, view=view, reply_to=reply, notice=notice)
 
 
 @get("/{path:path}", include_in_schema=False)
@@ -175,13 +193,16 @@ async def article_page(
     path: FromPath[str],
     sort: FromQuery[str] = "newest",
     cursor: FromQuery[str | None] = None,
+    view: FromQuery[str | None] = None,
     reply: FromQuery[int | None] = None,
     posted: FromQuery[str | None] = None,
 ) -> Template:
     """An article at its clean URL, with its discussion."""
     article = await articles.get(rd.kibitz(request), path)  # 404 unless an article lives here
     notice = _NOTICES.get(posted or "")
-    return await _page(request, path, sort, cursor, article, reply_to=reply, notice=notice)
+    return await _page(
+        request, path, sort, cursor, article, view=view, reply_to=reply, notice=notice
+    )
 
 
 def _notify(value: str) -> Literal["none", "thread", "replies"]:

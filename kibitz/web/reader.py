@@ -1,4 +1,13 @@
-"""Who is asking: the reader's signed cookies, their keyed IP hash, and their rate limits."""
+"""Who is asking: the reader's signed cookies (or the widget's reader header), their keyed IP
+hash, and their rate limits.
+
+A reader is named by their voter id, signed. Browsers carry it in the ``kibitz_voter``
+cookie; where a browser keeps no cookies for an embedded discussion (third-party cookies
+blocked), the widget carries the same signed value, which ``GET /api/v1/me`` hands out, in
+the ``X-Kibitz-Reader`` header. A valid cookie wins over the header. On https the cookies
+are ``SameSite=None; Secure; Partitioned`` (CHIPS): a browser that partitions third-party
+cookies keeps them for the embedding site instead of dropping them.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +19,20 @@ from litestar.datastructures import Cookie
 from kibitz.context import Kibitz
 from kibitz.models import Reader
 from kibitz.security import new_token
-from kibitz.services.errors import RateLimited
+from kibitz.services.errors import Forbidden, RateLimited
 
 VOTER_COOKIE = "kibitz_voter"
 VOTER_MAX_AGE = 365 * 24 * 3600
 EDIT_HEADER = "x-kibitz-edit-token"
+READER_HEADER = "x-kibitz-reader"
+
+
+class PartitionedCookie(Cookie):
+    """A cookie with the ``Partitioned`` attribute (CHIPS), which Python 3.11's cookie
+    writer does not know."""
+
+    def to_header(self, **kwargs: Any) -> str:
+        return super().to_header(**kwargs) + "; Partitioned"
 
 
 def kibitz(request: Request[Any, Any, Any]) -> Kibitz:
@@ -30,22 +48,42 @@ def client_ip(request: Request[Any, Any, Any]) -> str | None:
     return request.client.host if request.client else None
 
 
-def reader(request: Request[Any, Any, Any], *, mint: bool = False) -> tuple[Reader, Cookie | None]:
-    """The reader, and the voter cookie to set when ``mint`` and they have none yet."""
+def reader(
+    request: Request[Any, Any, Any], *, mint: bool = False, known: bool = False
+) -> tuple[Reader, Cookie | None]:
+    """The reader, and the voter cookie to set when ``mint`` and their browser sent none
+    (a new reader gets a new voter id; one named by the header gets it as a cookie too).
+    With ``known``, a request that names no reader is refused (403 ``reader_unknown``)."""
     kb = kibitz(request)
     voter = kb.signer.unsign("voter", request.cookies.get(VOTER_COOKIE))
     cookie = None
-    if voter is None and mint:
-        voter = new_token(16)
-        cookie = _cookie(kb, VOTER_COOKIE, kb.signer.sign("voter", voter), VOTER_MAX_AGE, "/")
+    if voter is None:
+        voter = kb.signer.unsign("voter", request.headers.get(READER_HEADER))
+        if voter is None and known:
+            raise Forbidden(
+                "reader_unknown",
+                "Your browser did not say who you are: reload the page (it needs cookies or "
+                "site data allowed) and try again.",
+            )
+        if mint:
+            voter = voter or new_token(16)
+            cookie = _cookie(kb, VOTER_COOKIE, reader_token(kb, voter), VOTER_MAX_AGE, "/")
     ip = client_ip(request)
     agent = request.headers.get("user-agent", "")[:500] or None
     return Reader(voter_id=voter, ip_hash=kb.signer.ip_hash(ip), ip=ip, user_agent=agent), cookie
 
 
+def reader_token(kb: Kibitz, voter_id: str) -> str:
+    """The signed voter id: the cookie's value, and what the widget sends as the header."""
+    return kb.signer.sign("voter", voter_id)
+
+
 def _cookie(kb: Kibitz, key: str, value: str, max_age: int, path: str) -> Cookie:
+    # on https, a cookie an embedded discussion may keep: cross-site, partitioned by the
+    # embedding site where the browser partitions (on plain http: first-party only)
     secure = kb.settings.cookie_secure
-    return Cookie(
+    kind = PartitionedCookie if secure else Cookie
+    return kind(
         key=key, value=value, max_age=max_age, path=path, httponly=True, secure=secure,
         samesite="none" if secure else "lax",
     )  # fmt: skip

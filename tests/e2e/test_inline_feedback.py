@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from kibitz import anchoring
-from tests.e2e.conftest import ARTIFACTS, Servers, Tab, TabFactory
+from tests.e2e.conftest import ARTIFACTS, Api, Servers, Tab, TabFactory
 from tests.e2e.test_reference_page import _axe
 from tests.e2e.widget import comment, deep_active, discussion, fill_form, open_widget
 
@@ -232,6 +232,14 @@ def test_edits_to_the_article_move_anchors_or_orphan_them(
     expect(groups.last.get_by_role("heading")).to_contain_text("keep the market open on Sundays")
     expect(groups.last.get_by_role("heading")).to_contain_text("passage changed")
 
+    # the same discussion on a page elsewhere that names no article: the widget cannot look,
+    # the server can (orphaned), and only the orphan says so
+    open_widget(page, servers.page(path))
+    expect(comment(page, "Good news.").locator("blockquote")).to_contain_text("passage changed")
+    moved = comment(page, "Which budget?").locator("blockquote")
+    expect(moved.locator("q")).to_have_text("discuss the new budget")
+    expect(moved).not_to_contain_text("passage changed")
+
 
 def test_edits_to_a_host_page_are_followed_by_the_widget(tab: Tab, servers: Servers) -> None:
     """A page elsewhere: kibitz does not know its text, so the widget re-anchors."""
@@ -248,6 +256,31 @@ def test_edits_to_a_host_page_are_followed_by_the_widget(tab: Tab, servers: Serv
     expect(mark(page, "ferry")).to_have_text("the ferry timetables had been changed")
     expect(comment(page, "Shops!").locator("blockquote")).to_contain_text("passage changed")
     expect(page.get_by_role("button", name=ICON)).to_have_count(1)
+
+
+def test_a_page_without_the_article_attribute_does_not_call_passages_changed(
+    tab: Tab, servers: Servers, api: Api, thread: str
+) -> None:
+    """Passage comments shown where the widget has no article to look in (no
+    data-kibitz-article) and kibitz does not know the text: nothing says "passage changed"."""
+    page = tab.page
+    exact = "the ferry timetable had changed"
+    anchor = {"exact": exact, "prefix": "Residents asked why ", "suffix": " without notice",
+              "start": 20, "end": 20 + len(exact), "text_hash": "0123abcd"}  # fmt: skip
+    r = api.client.post(
+        "/api/v1/comments",
+        json={"thread": thread, "body": "About the ferry.", "author_name": "Al", "anchor": anchor},
+    )
+    assert r.status_code == 201, r.text
+    sec = open_widget(page, servers.page(thread))
+    quoted = comment(page, "About the ferry.").locator("blockquote")
+    expect(quoted.locator("q")).to_have_text(exact)
+    expect(quoted).not_to_contain_text("passage changed")
+    expect(quoted.get_by_role("button", name="Show in the article")).to_have_count(0)
+    sec.get_by_role("button", name="Inline Feedbacks").click()
+    heading = sec.locator("li.kb-grp").get_by_role("heading", level=3)
+    expect(heading).to_contain_text(exact)
+    expect(heading).not_to_contain_text("passage changed")
 
 
 CASES = [

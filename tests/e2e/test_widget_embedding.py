@@ -86,6 +86,29 @@ def test_follows_the_hosts_light_or_dark_scheme(
     expect(bubble).to_have_class("kb kb-dark")
 
 
+def test_follows_the_hosts_own_theme_switch(tab: Tab, servers: Servers, thread: str) -> None:
+    """A site with its own light/dark button: a class on <html>, not the system setting."""
+    page = tab.page
+    open_widget(page, servers.page(thread))
+    page.add_style_tag(content="html.dark body { background: #121212; color: #eee; }")
+    wrap = page.locator("#kibitz-thread").locator("div.kb")
+    pressed = discussion(page).locator(".kb-sorts [aria-pressed=true]")
+    expect(wrap).to_have_class("kb")
+    expect(pressed).to_have_css("background-color", "rgb(11, 87, 208)")  # the light accent
+    page.evaluate("document.documentElement.classList.add('dark')")
+    expect(wrap).to_have_class("kb kb-dark")
+    expect(pressed).to_have_css("background-color", "rgb(168, 199, 250)")  # the dark one
+    expect(page.locator("[data-kibitz-bubble]").locator("div.kb")).to_have_class("kb kb-dark")
+    page.evaluate("document.documentElement.classList.remove('dark')")
+    expect(wrap).to_have_class("kb")
+    # a switch that sets data-theme and colours on <body> itself
+    page.evaluate(
+        "document.body.dataset.theme = 'dark';"
+        "document.body.style.cssText = 'background: #000; color: #ddd'"
+    )
+    expect(wrap).to_have_class("kb kb-dark")
+
+
 def test_an_allowed_origin_embeds_and_posts(
     tab: Tab, servers: Servers, api: Api, thread: str
 ) -> None:

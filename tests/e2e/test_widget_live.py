@@ -9,9 +9,12 @@ it has no stream, and the widget polls instead.)"""
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -205,3 +208,121 @@ def test_without_eventsource_the_widget_polls_with_etags(
     expect(comment(page, "Polling is old").locator("button.kb-up")).to_have_text("1")
     banner(page).click()
     expect(comment(page, "found by polling")).to_be_focused()
+
+
+# -- a thread with no stream (idle), and a server with no room for one more
+
+IDLE_SECONDS = 6
+
+
+@pytest.fixture(scope="module")
+def idle_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """Threads go idle six seconds after their last comment."""
+    with launch(
+        tmp_path_factory.mktemp("kibitz-idle-e2e"), KIBITZ_LIVE_IDLE_SECONDS=str(IDLE_SECONDS)
+    ) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def crowded_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """One event stream per address."""
+    with launch(
+        tmp_path_factory.mktemp("kibitz-crowded-e2e"), KIBITZ_LIVE_STREAMS_PER_CLIENT="1"
+    ) as started:
+        yield started
+
+
+def polls_of(page: Page) -> list[str]:
+    """The thread reads the page makes from now on (its first load, then its polls)."""
+    seen: list[str] = []
+    page.on(
+        "request",
+        lambda r: "/api/v1/comments?" in r.url and "sort=newest" in r.url and seen.append(r.url),
+    )
+    return seen
+
+
+def settle(page: Page, until: Any, what: str) -> None:
+    for _ in range(100):
+        if until():
+            return
+        page.wait_for_timeout(100)
+    pytest.fail(what)
+
+
+def test_an_idle_thread_is_polled_slowly_until_a_new_comment_wakes_it(
+    make_tab: TabFactory, idle_site: Servers
+) -> None:
+    thread = f"/e2e/{uuid.uuid4().hex[:12]}"
+    other = Api(idle_site)
+    other.post(thread, "Said a while ago.")
+    time.sleep(IDLE_SECONDS + 0.5)  # the thread has gone idle: its stream answers 204
+    page = make_tab().page
+    page.clock.install()  # the page's time: five minutes pass in a moment
+    page.add_init_script(WATCH_STREAMS)
+    answers: list[int] = []
+    page.on("response", lambda r: "/api/v1/stream?" in r.url and answers.append(r.status))
+    polls = polls_of(page)
+    open_widget(page, idle_site.page(thread))
+    page.wait_for_function("() => window.__streams.length === 1")
+    page.wait_for_function("() => window.__streams[0].readyState === 2")
+    settle(page, lambda: len(polls) >= 2, "the widget never polled the idle thread")
+    assert 204 in answers, answers
+    asked = len(polls)
+    page.clock.fast_forward("01:05")  # twice the usual polling interval and more
+    page.wait_for_timeout(700)
+    assert len(polls) == asked, "an idle thread is not polled every 30 seconds"
+    assert len(streams(page)) == 1
+
+    other.post(thread, "Waking the thread up.")  # the thread is live again
+    page.clock.fast_forward("04:05")  # five minutes since the last poll
+    expect(banner(page)).to_have_text("1 new comment")
+    assert len(polls) == asked + 1
+    # the poll found a new comment: the stream opens again, and events flow
+    wait_for_stream(page)
+    assert len(streams(page)) == 2
+    other.post(thread, "Now by the stream.")
+    expect(banner(page)).to_have_text("2 new comments")
+    assert len(polls) == asked + 1
+    other.close()
+
+
+def test_a_full_server_is_asked_again_only_after_retry_after(
+    make_tab: TabFactory, crowded_site: Servers
+) -> None:
+    thread = f"/e2e/{uuid.uuid4().hex[:12]}"
+    other = Api(crowded_site)
+    other.post(thread, "Busy in here.")
+    url = f"{crowded_site.api}/api/v1/stream"
+    page = make_tab().page
+    page.clock.install()
+    page.add_init_script(WATCH_STREAMS)
+    answers: list[tuple[int, str | None]] = []
+    page.on(
+        "response",
+        lambda r: (
+            "/api/v1/stream?" in r.url and answers.append((r.status, r.headers.get("retry-after")))
+        ),
+    )
+    polls = polls_of(page)
+    with httpx.stream("GET", url, params={"thread": thread}, timeout=30) as held:
+        assert held.status_code == 200  # the address's one stream
+        open_widget(page, crowded_site.page(thread))
+        page.wait_for_function("() => window.__streams[0]?.readyState === 2")
+        settle(page, lambda: len(polls) >= 2, "the widget never fell back to polling")
+        assert (429, "60") in answers, answers
+        # meanwhile it polls, and a new comment is found, but no stream before 60 seconds
+        other.post(thread, "Found by polling.")
+        page.clock.fast_forward("00:31")
+        expect(banner(page)).to_have_text("1 new comment")
+        page.clock.fast_forward("00:20")
+        page.wait_for_timeout(700)
+        assert len(streams(page)) == 1
+    page.wait_for_timeout(1500)  # the server lets go of the held stream
+    page.clock.fast_forward("00:15")  # past Retry-After: a stream again
+    wait_for_stream(page)
+    assert len(streams(page)) == 2
+    other.post(thread, "By the stream.")
+    expect(banner(page)).to_have_text("2 new comments")
+    other.close()

@@ -15,6 +15,9 @@ from kibitz.porting.records import (
     SourceComment,
     SourceThread,
     Status,
+    as_number,
+    as_text,
+    guarded,
     parse_iso,
 )
 
@@ -29,12 +32,14 @@ def parse(file: IO[bytes]) -> Iterator[Record]:
     if not isinstance(data, dict) or not isinstance(data.get("comments"), list):
         raise ImportFailed("This is not a Commento export: it has no list of comments.")
     people: dict[str, dict[str, Any]] = {}
-    for p in data.get("commenters") or []:
-        if isinstance(p, dict) and p.get("commenterHex"):
+    commenters = data.get("commenters")
+    for p in commenters if isinstance(commenters, list) else []:
+        if isinstance(p, dict) and isinstance(p.get("commenterHex"), str | int):
             people[str(p["commenterHex"])] = p
     threads: set[str] = set()
     for n, c in enumerate(data["comments"], 1):
-        yield from _comment(c, n, people, threads)
+        ident = c.get("commentHex") if isinstance(c, dict) else None
+        yield from guarded("comment", ident, f"comment #{n}", _comment, c, n, people, threads)
 
 
 def _comment(
@@ -44,8 +49,8 @@ def _comment(
     if not isinstance(c, dict) or not c.get("commentHex"):
         yield Skip(kind="comment", id="", reason="comment without commentHex", where=where)
         return
-    cid = str(c["commentHex"])
-    path = str(c.get("url") or "")
+    cid = as_text(c["commentHex"], "commentHex")
+    path = as_text(c.get("url"), "url")
     if not path:
         yield Skip(kind="comment", id=cid, reason="comment without a page url", where=where)
         return
@@ -54,29 +59,33 @@ def _comment(
     except (KeyError, ValueError):
         yield Skip(kind="comment", id=cid, reason="missing or bad creationDate", where=where)
         return
-    domain = str(c.get("domain") or "")
-    if path not in threads:
+    domain = as_text(c.get("domain"), "domain")
+    state = as_text(c.get("state"), "state") or "approved"
+    status: Status = "deleted" if c.get("deleted") else STATES.get(state, "pending")
+    person = people.get(as_text(c.get("commenterHex"), "commenterHex"), {})
+    score = as_number(c.get("score"), "score")
+    markdown = c.get("markdown")
+    html = as_text(c.get("html"), "html")
+    parent = as_text(c.get("parentHex"), "parentHex") or "root"
+    name = as_text(person.get("name"), "the commenter's name")
+    email = as_text(person.get("email"), "the commenter's email")
+    link = as_text(person.get("link"), "the commenter's link")
+    if path not in threads:  # once the comment is known good: a thread is made only once
         threads.add(path)
         url = f"https://{domain}{path}" if domain and path.startswith("/") else ""
         yield SourceThread(id=path, url=url, identifier=path)
-    state = str(c.get("state") or "approved")
-    status: Status = "deleted" if c.get("deleted") else STATES.get(state, "pending")
-    person = people.get(str(c.get("commenterHex") or ""), {})
-    score = int(c.get("score") or 0)
-    markdown = c.get("markdown")
-    parent = str(c.get("parentHex") or "root")
     yield SourceComment(
         id=cid,
         thread=path,
         parent=None if parent == "root" else parent,
-        body=markdown if isinstance(markdown, str) and markdown else str(c.get("html") or ""),
+        body=markdown if isinstance(markdown, str) and markdown else html,
         body_format="markdown" if isinstance(markdown, str) and markdown else "html",
         created_at=created,
         status=status,
-        author_name=str(person.get("name") or ""),
-        author_email=str(person.get("email") or ""),
+        author_name=name,
+        author_email=email,
         # Commento writes "undefined" for a commenter without a link
-        author_url="" if person.get("link") in (None, "undefined") else str(person["link"]),
+        author_url="" if link == "undefined" else link,
         up=max(score, 0),
         down=max(-score, 0),
         where=where,

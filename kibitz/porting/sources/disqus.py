@@ -15,6 +15,7 @@ from kibitz.porting.records import (
     SourceComment,
     SourceThread,
     Status,
+    guarded,
     parse_iso,
     truthy,
 )
@@ -31,7 +32,10 @@ def _thread(elem: Element) -> SourceThread | Skip:
     dsq_id = _ref(elem)
     if not dsq_id:
         return Skip(kind="thread", id=child_text(elem, "link"), reason="thread without dsq:id")
-    created = child_text(elem, "createdAt")
+    try:
+        created = parse_iso(child_text(elem, "createdAt"))
+    except ValueError:  # only a fallback for the thread's date: its first comment's is used
+        created = None
     return SourceThread(
         id=dsq_id,
         url=child_text(elem, "link"),
@@ -39,7 +43,7 @@ def _thread(elem: Element) -> SourceThread | Skip:
         title=child_text(elem, "title"),
         closed=truthy(child_text(elem, "isClosed")),
         deleted=truthy(child_text(elem, "isDeleted")),
-        created_at=parse_iso(created) if created else None,
+        created_at=created,
     )
 
 
@@ -88,10 +92,11 @@ def parse(file: IO[bytes]) -> Iterator[Record]:
         name = local(elem.tag)
         if name == "thread":
             seen_root = True
-            yield _thread(elem)
+            yield from guarded("thread", _ref(elem), "thread", _thread, elem)
         elif name == "post":
             seen_root = True
             posts += 1
-            yield _post(elem, posts)
+            where = f"post #{posts}"
+            yield from guarded("comment", _ref(elem), where, _post, elem, posts)
     if not seen_root:
         raise ImportFailed("This is not a Disqus export: it has no <thread> and no <post>.")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from kibitz.porting.records import (
+    BadField,
     ImportFailed,
     Notice,
     Record,
@@ -18,7 +19,10 @@ from kibitz.porting.records import (
     SourceComment,
     SourceThread,
     Status,
+    as_number,
+    as_text,
     from_timestamp,
+    guarded,
     parse_iso,
 )
 
@@ -28,8 +32,8 @@ MODES: dict[int, Status] = {1: "approved", 2: "pending", 4: "deleted"}
 
 def _int(value: Any) -> int:
     try:
-        return max(int(value or 0), 0)
-    except (TypeError, ValueError):
+        return max(as_number(value, "count"), 0)
+    except BadField:
         return 0
 
 
@@ -46,16 +50,22 @@ def parse_sqlite(path: Path) -> Iterator[Record]:
         except sqlite3.DatabaseError as exc:
             raise ImportFailed(f"This is not an Isso database: {exc}") from None
         for t in threads:
-            keys = t.keys()
-            yield SourceThread(
-                id=str(t["id"]),
-                identifier=t["uri"] or "",
-                title=(t["title"] if "title" in keys else "") or "",
-            )
+            yield from guarded("thread", t["id"], f"thread {t['id']}", _sqlite_thread, t)
         for row in rows:
-            yield from _sqlite_comment(dict(row))
+            c = dict(row)
+            where = f"comment {c.get('id')}"
+            yield from guarded("comment", c.get("id"), where, _sqlite_comment, c)
     finally:
         db.close()
+
+
+def _sqlite_thread(t: sqlite3.Row) -> SourceThread:
+    columns = t.keys()
+    return SourceThread(
+        id=as_text(t["id"], "id"),
+        identifier=as_text(t["uri"], "uri"),
+        title=as_text(t["title"], "title") if "title" in columns else "",
+    )
 
 
 def _sqlite_comment(c: dict[str, Any]) -> Iterator[Record]:
@@ -74,28 +84,29 @@ def _sqlite_comment(c: dict[str, Any]) -> Iterator[Record]:
         edited = from_timestamp(float(c["modified"])) if c.get("modified") else None
     except (TypeError, ValueError, OverflowError):
         edited = None
+    comment = SourceComment(
+        id=cid,
+        thread=as_text(c.get("tid"), "tid"),
+        parent=as_text(c["parent"], "parent") if c.get("parent") is not None else None,
+        body=as_text(c.get("text"), "text"),
+        body_format="markdown",
+        created_at=created,
+        edited_at=edited,
+        status=status,
+        author_name=as_text(c.get("author"), "author"),
+        author_email=as_text(c.get("email"), "email"),
+        author_url=as_text(c.get("website"), "website"),
+        ip=as_text(c.get("remote_addr"), "remote_addr"),
+        up=_int(c.get("likes")),
+        down=_int(c.get("dislikes")),
+        where=where,
+    )
     if c.get("notification"):
         yield Notice(
             message="Isso reply-notification opt-ins not carried over "
             "(kibitz asks readers to confirm by mail)"
         )
-    yield SourceComment(
-        id=cid,
-        thread=str(c.get("tid", "")),
-        parent=str(c["parent"]) if c.get("parent") is not None else None,
-        body=c.get("text") or "",
-        body_format="markdown",
-        created_at=created,
-        edited_at=edited,
-        status=status,
-        author_name=c.get("author") or "",
-        author_email=c.get("email") or "",
-        author_url=c.get("website") or "",
-        ip=c.get("remote_addr") or "",
-        up=_int(c.get("likes")),
-        down=_int(c.get("dislikes")),
-        where=where,
-    )
+    yield comment
 
 
 def parse_json(file: IO[bytes]) -> Iterator[Record]:
@@ -106,14 +117,21 @@ def parse_json(file: IO[bytes]) -> Iterator[Record]:
     if not isinstance(data, list):
         raise ImportFailed("Isso's JSON format is a list of threads; this file is not a list.")
     for n, thread in enumerate(data, 1):
-        if not isinstance(thread, dict) or not str(thread.get("id") or "").strip():
-            yield Skip(kind="thread", id="", reason="thread without an id", where=f"thread #{n}")
-            continue
-        tid = str(thread["id"]).strip()
-        yield SourceThread(id=tid, identifier=tid, title=str(thread.get("title") or ""))
-        comments = thread.get("comments")
-        for m, c in enumerate(comments if isinstance(comments, list) else [], 1):
-            yield from _json_comment(c, tid, f"thread {tid}, comment #{m}")
+        ident = thread.get("id") if isinstance(thread, dict) else None
+        yield from guarded("thread", ident, f"thread #{n}", _json_thread, thread, n)
+
+
+def _json_thread(thread: Any, n: int) -> Iterator[Record]:
+    tid = as_text(thread.get("id"), "id").strip() if isinstance(thread, dict) else ""
+    if not tid:
+        yield Skip(kind="thread", id="", reason="thread without an id", where=f"thread #{n}")
+        return
+    yield SourceThread(id=tid, identifier=tid, title=as_text(thread.get("title"), "title"))
+    comments = thread.get("comments")
+    for m, c in enumerate(comments if isinstance(comments, list) else [], 1):
+        where = f"thread {tid}, comment #{m}"
+        ident = f"{tid}#{c['id']}" if isinstance(c, dict) and "id" in c else ""
+        yield from guarded("comment", ident, where, _json_comment, c, tid, where)
 
 
 def _json_comment(c: Any, tid: str, where: str) -> Iterator[Record]:
@@ -121,7 +139,7 @@ def _json_comment(c: Any, tid: str, where: str) -> Iterator[Record]:
         yield Skip(kind="comment", id="", reason="comment without an id", where=where)
         return
     # ids are unique only inside a thread in this format
-    cid = f"{tid}#{c['id']}"
+    cid = f"{tid}#{as_text(c['id'], 'id')}"
     try:
         created = parse_iso(str(c["created"]))
     except (KeyError, ValueError):
@@ -131,17 +149,17 @@ def _json_comment(c: Any, tid: str, where: str) -> Iterator[Record]:
     if not isinstance(text, str):
         yield Skip(kind="comment", id=cid, reason="comment without text", where=where)
         return
-    parent = c.get("parent")
+    parent = as_text(c.get("parent"), "parent")
     yield SourceComment(
         id=cid,
         thread=tid,
-        parent=f"{tid}#{parent}" if parent not in (None, "", 0) else None,
+        parent=f"{tid}#{parent}" if parent not in ("", "0") else None,
         body=text,
         body_format="markdown",
         created_at=created,
-        author_name=str(c.get("author") or ""),
-        author_email=str(c.get("email") or ""),
-        author_url=str(c.get("website") or ""),
-        ip=str(c.get("remote_addr") or ""),
+        author_name=as_text(c.get("author"), "author"),
+        author_email=as_text(c.get("email"), "email"),
+        author_url=as_text(c.get("website"), "website"),
+        ip=as_text(c.get("remote_addr"), "remote_addr"),
         where=where,
     )

@@ -13,6 +13,7 @@ from typing import IO, Any, Literal
 from xml.etree.ElementTree import Element
 
 from kibitz.porting.records import (
+    BadField,
     ImportFailed,
     Notice,
     Record,
@@ -20,6 +21,8 @@ from kibitz.porting.records import (
     SourceComment,
     SourceThread,
     Status,
+    as_number,
+    guarded,
     parse_iso,
 )
 from kibitz.porting.sources.xmlstream import child_text, elements, local
@@ -64,10 +67,11 @@ def votes(meta: dict[str, str]) -> tuple[int, int]:
     with only the difference, it counts as that many likes (or dislikes)."""
     separate = dict(_PHP_VOTE.findall(meta.get("wpdiscuz_votes_seperate", "")))
     if separate:
-        return max(int(separate.get("like", 0)), 0), max(int(separate.get("dislike", 0)), 0)
+        like = as_number(separate.get("like"), "like")
+        return max(like, 0), max(as_number(separate.get("dislike"), "dislike"), 0)
     try:
-        net = int(meta.get("wpdiscuz_votes", "0") or 0)
-    except ValueError:
+        net = as_number(meta.get("wpdiscuz_votes"), "wpdiscuz_votes")
+    except BadField:
         return 0, 0
     return max(net, 0), max(-net, 0)
 
@@ -181,6 +185,8 @@ def parse(file: IO[bytes], pingbacks: Pingbacks = "skip") -> Iterator[Record]:
             created_at=created,
         )
         for c in comments:
-            yield from _comment(c, post_id, pingbacks)
+            cid = child_text(c, "comment_id")
+            where = f"comment {cid or '?'} of post {post_id}"
+            yield from guarded("comment", cid, where, _comment, c, post_id, pingbacks)
     if not items:
         raise ImportFailed("This is not a WordPress export: it has no <item> in its <channel>.")
