@@ -88,7 +88,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     os.environ["BENCH_CEILING_RESPONSES"] = args.responses
-    # what kibitz serve passes (kibitz/cli/core.py), with kibitz's default log level
+    # what kibitz serve passes (kibitz/cli/core.py), with kibitz's default log level and
+    # access log (off)
     uvicorn.run(
         "bench.ceiling:app_from_env",
         factory=True,
@@ -96,8 +97,10 @@ def main() -> None:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        access_log=False,
         proxy_headers=False,
         server_header=False,
+        timeout_worker_healthcheck=60,
     )
 
 

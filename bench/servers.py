@@ -72,23 +72,23 @@ def _cmdline(pid: int) -> str:
 
 @dataclass
 class Memory:
-    """Peak resident memory per process of a server, in MiB."""
+    """Peak resident memory per process of a server, in bytes."""
 
-    processes: dict[int, float]
+    processes: dict[int, int]
     roles: dict[int, str]
 
     @property
-    def workers(self) -> list[float]:
+    def workers(self) -> list[int]:
         """The processes that serve requests (not a supervisor or a resource tracker)."""
         serving = [m for pid, m in self.processes.items() if self.roles.get(pid) == "worker"]
         return serving or list(self.processes.values())
 
     @property
-    def max_worker(self) -> float:
-        return max(self.workers, default=0.0)
+    def max_worker(self) -> int:
+        return max(self.workers, default=0)
 
     @property
-    def total(self) -> float:
+    def total(self) -> int:
         return sum(self.processes.values())
 
 
@@ -105,12 +105,16 @@ class Server:
     cwd: Path | None = None
     log_path: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
+    _log_from: int = 0
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> None:
+        self._log_from = (
+            self.log_path.stat().st_size if self.log_path and self.log_path.exists() else 0
+        )
         log = open(self.log_path or os.devnull, "ab")  # noqa: SIM115 (lives as long as the server)
         self.proc = subprocess.Popen(
             list(self.argv),
@@ -148,18 +152,32 @@ class Server:
         lines = self.log_path.read_text(errors="replace").splitlines()[-15:]
         return f"log {self.log_path}:\n" + "\n".join(lines)
 
+    def restarts(self) -> int:
+        """Workers the supervisor killed and started again since this server started (uvicorn
+        logs "Child process [PID] died"; a worker that does not answer it in time is killed)."""
+        if self.log_path is None or not self.log_path.exists():
+            return 0
+        with self.log_path.open("rb") as f:
+            f.seek(self._log_from)
+            return f.read().count(b"] died")
+
     def pids(self) -> list[int]:
         return process_tree(self.proc.pid) if self.proc else []
 
-    def cpu_seconds(self) -> float:
-        total = 0
+    def cpu_by_process(self) -> dict[int, float]:
+        """CPU seconds (user and system) each process of the server has used so far."""
+        out = {}
         for pid in self.pids():
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-        return total / os.sysconf("SC_CLK_TCK")
+            # utime + stime, in clock ticks
+            out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return out
+
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu_by_process().values())
 
     def wait_idle(self, timeout: float = 180, window: float = 0.3) -> float:
         """Wait until the server has worked off what an earlier load left queued (a server
@@ -181,14 +199,14 @@ class Server:
                 Path(f"/proc/{pid}/clear_refs").write_text("5")
 
     def memory(self) -> Memory:
-        processes: dict[int, float] = {}
+        processes: dict[int, int] = {}
         roles: dict[int, str] = {}
         root = self.proc.pid if self.proc else -1
         for pid in self.pids():
             status = _status(pid)
             if not status:
                 continue
-            processes[pid] = _kib(status.get("VmHWM")) / 1024
+            processes[pid] = _kib(status.get("VmHWM")) * 1024
             cmd = _cmdline(pid)
             if "resource_tracker" in cmd:
                 roles[pid] = "tracker"

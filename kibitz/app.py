@@ -209,7 +209,12 @@ def create_app(settings: Settings | None = None, kb: Kibitz | None = None) -> Li
     return app
 
 
+def served(app: Litestar) -> Any:
+    """The app as ``kibitz serve`` runs it: thread reads and counts answered in front of it
+    (kibitz/web/fastpath.py), unless the fast_reads setting is off."""
+    return FastReads(app) if app.state.kibitz.settings.fast_reads else app
+
+
 def app_from_env() -> Any:
-    """The ASGI app for ``uvicorn --factory kibitz.app:app_from_env``: the app, with thread
-    reads and counts answered in front of it (kibitz/web/fastpath.py)."""
-    return FastReads(create_app())
+    """The ASGI app for ``uvicorn --factory kibitz.app:app_from_env``."""
+    return served(create_app())

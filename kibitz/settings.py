@@ -64,6 +64,12 @@ class Settings:
         4, "Reader connections per process (PostgreSQL: the whole pool; SQLite: readers)."
     )
     log_level: str = _s("info", "Logging level.", choices=("debug", "info", "warning", "error"))
+    access_log: bool = _s(
+        False,
+        "Log a line for every request `kibitz serve` answers (uvicorn's access log). Off by "
+        "default: nginx in front logs them already, and the line costs a cached thread read "
+        "about 40% of its CPU time.",
+    )
     trust_forwarded_for: bool = _s(
         False,
         "Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).",
@@ -259,6 +265,12 @@ class Settings:
 
     # -- speed
     cache_max_bytes: int = _s(64 * 1024 * 1024, "Memory for cached thread pages and counts.")
+    fast_reads: bool = _s(
+        True,
+        "Answer thread reads and comment counts in front of the web framework (the same "
+        "answers, faster); `false` sends them through the framework like every other "
+        "request, to compare or to rule the fast path out.",
+    )
 
     # -- live updates, several processes, monitoring
     redis_url: str = _s(

@@ -8,8 +8,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 KIBITZ = str(Path(sys.executable).with_name("kibitz"))
 
@@ -158,3 +160,28 @@ def test_check_reports_a_redis_that_does_not_answer(tmp_path: Path) -> None:
     assert down.returncode == 1 and "redis: does not answer" in down.stderr
     up = run(tmp_path, "check", KIBITZ_REDIS_URL="redis://127.0.0.1:6379/0")
     assert up.returncode == 0 and "redis: ok" in up.stdout, up.stderr
+
+
+def test_serve_gives_new_workers_time_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn kills a worker that does not answer its supervisor within
+    timeout_worker_healthcheck (5 s by default), and a new worker answers only after it has
+    imported kibitz: on a busy machine every new worker was killed before it could answer."""
+    import uvicorn
+    from click.testing import CliRunner
+
+    from kibitz.cli import main
+
+    given: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: given.update(kw, app=app))
+    monkeypatch.chdir(tmp_path)
+    env = {"KIBITZ_DATABASE_URL": f"sqlite:///{tmp_path}/k.db", "KIBITZ_WORKERS": "2"}
+    result = CliRunner().invoke(main, ["serve", "--no-migrate"], env=env)
+    assert result.exit_code == 0, result.output
+    assert given["app"] == "kibitz.app:app_from_env" and given["workers"] == 2
+    assert given["timeout_worker_healthcheck"] >= 30
+    assert given["access_log"] is False  # nginx logs requests; a line each costs ~40% CPU
+    env["KIBITZ_ACCESS_LOG"] = "true"
+    assert CliRunner().invoke(main, ["serve", "--no-migrate"], env=env).exit_code == 0
+    assert given["access_log"] is True

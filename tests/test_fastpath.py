@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kibitz.app import create_app
+from kibitz.app import create_app, served
 from kibitz.context import Kibitz
 from kibitz.web.fastpath import FastReads
 from tests.conftest import ORIGIN, MakeKibitz
@@ -257,3 +257,39 @@ async def test_counts_are_not_kept_longer_than_the_cache_keeps_pages(pair: Pair)
     assert (await pair.fast.post("/api/v1/counts", json=ask)).json()["counts"][THREAD] == 8
     cache.clock = lambda: 1e12  # long after: every kept answer is too old
     assert (await pair.fast.post("/api/v1/counts", json=ask)).json()["counts"][THREAD] == 99
+
+
+@pytest.mark.parametrize("fast_reads", [True, False], ids=["on", "off"])
+async def test_the_fast_reads_setting_turns_the_fast_path_off(
+    make_kb: MakeKibitz, monkeypatch: pytest.MonkeyPatch, fast_reads: bool
+) -> None:
+    """KIBITZ_FAST_READS=false: every read goes through the framework, answered the same."""
+    kb = await make_kb(allowed_origins=[ALLOWED], fast_reads=fast_reads)
+    in_front: list[str] = []
+    send = FastReads._send
+
+    async def counted(self: FastReads, scope: Any, *args: Any) -> int:
+        in_front.append(scope["path"])
+        return await send(self, scope, *args)
+
+    monkeypatch.setattr(FastReads, "_send", counted)
+    app = served(create_app(kb=kb))
+    assert isinstance(app, FastReads) is fast_reads
+    plain, client = _client(create_app(kb=kb)), _client(app)
+    try:
+        await post_comment(plain, "Read through whichever path")
+        await post_comment(plain, "Elsewhere", thread=OTHER)
+        for _ in range(2):  # from the database, then from the cache
+            for params in READS:
+                asked = {"params": params, "headers": {"Origin": ALLOWED}}
+                mine = await client.get("/api/v1/comments", **asked)
+                assert mine.status_code == 200
+                assert _shape(mine) == _shape(await plain.get("/api/v1/comments", **asked))
+            counted_json = {"json": {"threads": [THREAD, OTHER]}}
+            mine = await client.post("/api/v1/counts", **counted_json)
+            assert mine.json()["counts"] == {THREAD: 1, OTHER: 1}
+            assert _shape(mine) == _shape(await plain.post("/api/v1/counts", **counted_json))
+    finally:
+        await plain.aclose()
+        await client.aclose()
+    assert len(in_front) == (2 * (len(READS) + 1) if fast_reads else 0)

@@ -11,6 +11,8 @@ from kibitz.cli.base import load_or_exit, main, run
 from kibitz.context import Kibitz
 from kibitz.settings import example_toml, settings_reference_markdown
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
 
 @main.command()
 @click.option("--host", default=None, help="Address to bind (default: KIBITZ_HOST).")
@@ -31,10 +33,16 @@ def serve(host: str | None, port: int | None, workers: int | None, no_migrate: b
         port=port or settings.port,
         workers=workers or settings.workers,
         log_level=settings.log_level,
+        access_log=settings.access_log,
         proxy_headers=settings.trust_forwarded_for,
         server_header=False,
         # event streams never finish by themselves: close them after this, not never
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        # with --workers, a worker that does not answer its supervisor's ping within this is
+        # killed and started again. A new worker answers only once it has imported kibitz
+        # (about a second of CPU): uvicorn's 5 s let a busy machine kill every new worker
+        # before it answers, again and again, while the others serve alone
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 
