@@ -165,7 +165,7 @@ def _load_plain() -> PlainModel | None:
     try:
         return PlainModel(msgspec.json.decode(path.read_bytes(), type=_Plain))
     except FileNotFoundError:
-        pass
+        log.info("offensive-language model: exported once into %s", path)
     except (OSError, ValueError, msgspec.ValidationError) as exc:  # DecodeError is a ValueError
         log.warning("offensive-language model: %s unreadable (%s), exported again", path, exc)
     raw = _export()
