@@ -359,6 +359,7 @@ def test_axe_finds_nothing_with_the_passage_form_and_the_grouped_view_open(
     fill_form(form, "An answer for the grouped view.")
     form.get_by_role("button", name="Post Comment").click()
     sec = discussion(page)
+    expect(sec.get_by_text("An answer for the grouped view.")).to_be_visible()  # posted
     sec.get_by_role("button", name="Inline Feedbacks").click()
     expect(sec.locator("li.kb-grp")).to_have_count(1)
     assert _axe(page) == []
