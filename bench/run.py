@@ -185,6 +185,9 @@ def kibitz_env(database_url: str, port: int, workers: int, **extra: str) -> dict
         "KIBITZ_RATE_LIMITS": NO_LIMITS,
         "KIBITZ_MODERATION": "none",
         "KIBITZ_MODERATION_REPEAT_SECONDS": "0",
+        # the script posts without the widget's form token, which kibitz holds while a
+        # minimum fill time is set; Isso has no such check
+        "KIBITZ_MODERATION_MIN_FILL_SECONDS": "0",
         **extra,
     }
 
