@@ -84,7 +84,7 @@ def main() -> int:
 
         data = plain_model(pc.vectorizer, pc.model)
     except Unsupported as exc:
-        print(f"the alt-profanity-check model is not supported: {exc}", file=sys.stderr)
+        sys.stderr.write(f"the alt-profanity-check model is not supported: {exc}\n")
         return 2
     # floats are written with repr, which reads back to the same float
     json.dump(data, sys.stdout, ensure_ascii=True, separators=(",", ":"))
