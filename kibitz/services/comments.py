@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from kibitz import markdown, plugins
+from kibitz import anchoring, markdown, plugins
 from kibitz.context import Kibitz
 from kibitz.db.tables import UTCDateTime, comment_edits, comments, threads
 from kibitz.live import events as live
@@ -128,14 +128,11 @@ def render(settings: Settings, body: str) -> str:
     )  # fmt: skip
 
 
-_TAG_RE = re.compile(r"<[^>]*>")
-
-
 def render_new(settings: Settings, body: str) -> str:
     """A new or edited comment's HTML; refused when nothing would show, as when the body
     is only raw HTML that rendering leaves out."""
     html = render(settings, body)
-    if not _TAG_RE.sub("", html).strip():
+    if not anchoring.html_text(html).strip():
         raise Invalid(
             "nothing_to_show",
             "Nothing of this comment would show (HTML is left out): write some text.",
