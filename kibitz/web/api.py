@@ -63,7 +63,9 @@ def cached(request: Request[Any, Any, Any], entry: Entry) -> Response[bytes]:
     return Response(entry.body, media_type=JSON, headers=headers)
 
 
-def browser_write(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def browser_write(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     """Writes that a reader's cookies authorise come as JSON from an allowed origin.
 
     A cross-site form cannot send JSON without a CORS preflight, which only allowed origins

@@ -23,7 +23,7 @@ MAX_ID = 2**63 - 1
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 
 
-def ids_in_range(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def ids_in_range(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """A path id (``{comment_id:int}`` and the like) beyond what a BIGINT holds names nothing:
     404 here, rather than an overflow in the database driver."""
     for value in connection.path_params.values():
