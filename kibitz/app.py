@@ -55,7 +55,9 @@ CSP = (
 async def security_headers(message: Message, scope: Scope) -> None:
     """nosniff and a referrer policy on every response; a strict CSP on every HTML page.
 
-    A before-send hook, not a middleware: it also reaches the app's own 404s and 405s.
+    A before-send hook, not a middleware: it also reaches the app's own 404s and 405s. It
+    goes by the response's type only, never its ETag, length or body: the fast path
+    (kibitz/web/fastpath.py) applies the app's hooks once per kind of answer.
     """
     if message["type"] != "http.response.start":
         return

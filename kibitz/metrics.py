@@ -118,6 +118,9 @@ class Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
+        # the labelled series, looked up once each (labels() costs more than the count)
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
         self.streams_refused = 0
         self.outbox_depth: dict[str, int] = dict.fromkeys(WAITING, 0)
         self.outbox_oldest_due = 0.0
@@ -133,8 +136,22 @@ class Metrics:
 
     def answered(self, method: str, route: str, status: int, elapsed: float) -> None:
         """A request answered outside the app (kibitz/web/fastpath.py)."""
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(elapsed)
+        self._count(method, route, status)
+        self._timer(method, route).observe(elapsed)
+
+    def _count(self, method: str, route: str, status: int) -> None:
+        series = self._counters.get((method, route, status))
+        if series is None:
+            series = self._counters[method, route, status] = self.requests.labels(
+                method, route, str(status)
+            )
+        series.inc()
+
+    def _timer(self, method: str, route: str) -> Any:
+        series = self._timers.get((method, route))
+        if series is None:
+            series = self._timers[method, route] = self.latency.labels(method, route)
+        return series
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """Count and time every HTTP request, also those no route matched."""
@@ -155,8 +172,7 @@ class Metrics:
             try:
                 await app(scope, receive, counting_send)
             finally:
-                route = _route(scope)
-                self.requests.labels(scope["method"], route, str(status[0])).inc()
+                self._count(scope["method"], _route(scope), status[0])
 
         return measured
 
@@ -165,7 +181,7 @@ class Metrics:
         if headers.get(b"content-type", b"").startswith(b"text/event-stream"):
             return
         elapsed = time.perf_counter() - started
-        self.latency.labels(scope["method"], _route(scope)).observe(elapsed)
+        self._timer(scope["method"], _route(scope)).observe(elapsed)
 
 
 def _route(scope: Any) -> str:

@@ -148,42 +148,51 @@ class FastReads:
     async def _send(self, scope: Scope, send: Send, entry: Entry) -> int:
         scope["app"] = scope["litestar_app"] = self.app
         request_headers = dict(scope["headers"])
-        etag = entry.etag.encode("latin-1")
         asked = request_headers.get(b"if-none-match")
         fresh = asked is not None and none_match(asked.decode("latin-1"), entry.etag)
         origin = request_headers.get(b"origin")
         cors = (origin.decode("latin-1"), b"cookie" in request_headers) if origin else None
-        headers = self._headers(fresh, cors)
-        headers[0] = (b"etag", etag)
+        template = self._templates.get((fresh, cors))
+        if template is None:
+            template = await self._template(scope, fresh, cors)
+        headers = list(template)
+        headers[0] = (b"etag", entry.etag.encode("latin-1"))
         if fresh:
             status, body = 304, b""
         else:
             status, body = 200, entry.body
             headers[1] = (b"content-length", str(len(body)).encode())
-        for message in (
-            {"type": "http.response.start", "status": status, "headers": headers},
-            {"type": "http.response.body", "body": body, "more_body": False},
-        ):
-            for hook in self.app.before_send:
-                await hook(message, scope)  # type: ignore[arg-type]
-            await send(message)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
         return status
 
-    def _headers(self, fresh: bool, cors: tuple[str, bool] | None) -> list[tuple[bytes, bytes]]:
-        """The response headers before the app's hooks, as the API's ``cached()`` and the CORS
-        middleware make them; built once per kind of request, the ETag (first) and the length
-        (second) filled in by the caller."""
-        template = self._templates.get((fresh, cors))
-        if template is None:
-            template = [(b"etag", b""), (b"content-length", b"")] if not fresh else [(b"etag", b"")]
-            template += [(b"cache-control", b"no-cache"), (b"vary", b"Origin")]
-            if not fresh:
-                template.append((b"content-type", b"application/json"))
-            if cors is not None and self.cors is not None:
-                self.cors.apply(template, *cors)
-            if len(self._templates) < 1024:
-                self._templates[(fresh, cors)] = template
-        return list(template)
+    async def _template(
+        self, scope: Scope, fresh: bool, cors: tuple[str, bool] | None
+    ) -> list[tuple[bytes, bytes]]:
+        """The response headers as the API's ``cached()``, the CORS middleware and the app's
+        before-send hooks make them, built once per kind of answer: the ETag (first) and the
+        length (second) are filled in per response. The app's hooks add headers by what the
+        response is (its type), never by its ETag, length or body (kibitz/app.py), so they run
+        here once, not on every answer."""
+        headers = [(b"etag", b"-"), (b"content-length", b"0")] if not fresh else [(b"etag", b"-")]
+        headers += [(b"cache-control", b"no-cache"), (b"vary", b"Origin")]
+        if not fresh:
+            headers.append((b"content-type", b"application/json"))
+        if cors is not None and self.cors is not None:
+            self.cors.apply(headers, *cors)
+        start: Message = {"type": "http.response.start", "status": 200, "headers": headers}
+        for hook in self.app.before_send:
+            await hook(start, scope)  # type: ignore[arg-type]
+        headers = list(start["headers"])
+        firsts = [b"etag", b"content-length"][: 1 if fresh else 2]
+        headers = [h for h in headers if h[0] in firsts] + [
+            h for h in headers if h[0] not in firsts
+        ]
+        if [n for n, _ in headers[: len(firsts)]] != firsts:
+            raise RuntimeError("a before-send hook took the ETag or the length out")
+        if len(self._templates) < 1024:
+            self._templates[(fresh, cors)] = headers
+        return headers
 
 
 class _Cors:
