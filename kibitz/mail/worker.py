@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,10 @@ from kibitz.mail import backends, messages, outbox, status, webhooks
 from kibitz.services import subscriptions as subs
 
 log = logging.getLogger("kibitz.worker")
+
+# how often a running worker looks for digests that are due (they are due daily or so);
+# not on every wake-up, which comes with every comment
+DIGEST_CHECK_SECONDS = 30.0
 
 
 def utcnow() -> datetime:
@@ -46,15 +51,21 @@ class Worker:
         self.http = http
         self.batch = batch
         self.wake = asyncio.Event()
+        self._digests_checked = -DIGEST_CHECK_SECONDS
 
     @property
     def lease(self) -> timedelta:
         return timedelta(seconds=self.kb.settings.outbox_lease_seconds)
 
-    async def run_once(self, now: datetime | None = None) -> int:
-        """Queue due digests, then claim and carry out one batch. Returns rows handled."""
+    async def run_once(self, now: datetime | None = None, *, digests: bool = True) -> int:
+        """Queue due digests (unless ``digests`` is False), then claim and carry out one
+        batch. Returns rows handled."""
         at = now or utcnow()
-        await self.kb.db.write(lambda conn: self._queue_digests(conn, at))
+        if digests:
+            cutoff = at - timedelta(seconds=self.kb.settings.digest_interval_seconds)
+            # looked for in a read; the write (which queues writers behind it) only when due
+            if await self.kb.db.read(lambda conn: bool(_due_digests(conn, cutoff))):
+                await self.kb.db.write(lambda conn: self._queue_digests(conn, at))
         jobs = await self.kb.db.write(
             lambda conn: outbox.claim(conn, self.name, now=at, lease=self.lease, limit=self.batch)
         )
@@ -74,15 +85,21 @@ class Worker:
 
     async def run_forever(self, stop: asyncio.Event, poll: float = 2.0) -> None:
         log.info("worker %s started", self.name)
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
+            # cleared before the round: a comment committed while the round runs wakes the
+            # next one, so a round that found less than a batch can wait without losing it
+            self.wake.clear()
+            digests = loop.time() - self._digests_checked >= DIGEST_CHECK_SECONDS
+            if digests:
+                self._digests_checked = loop.time()
             try:
-                handled = await self.run_once()
+                handled = await self.run_once(digests=digests)
             except Exception:  # keep going: the next round retries
                 log.exception("worker round failed")
                 handled = 0
-            if handled:
+            if handled >= self.batch or self.wake.is_set():
                 continue
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 waiters = [
                     asyncio.ensure_future(stop.wait()),
@@ -106,6 +123,9 @@ class Worker:
         def still_mine(conn: Connection) -> bool:
             return outbox.renew(conn, job, self.name, now=clock(), lease=self.lease)
 
+        if job.topic == "fanout":  # database work only: renewed, done and recorded in one go
+            await self._fan_out(job, clock)
+            return
         if not await self.kb.db.write(still_mine):
             log.warning("%s: lease ran out before its turn; left to the next claim",
                         status.described(job))  # fmt: skip
@@ -118,33 +138,46 @@ class Worker:
                 if self.http is None:
                     self.http = httpx.AsyncClient()
                 await webhooks.deliver(self.http, self.kb.settings, job.payload)
-            elif job.topic == "fanout":
-                comment_id = int(job.payload["comment_id"])
-
-                def expand_and_finish(conn: Connection) -> None:
-                    self._expand(conn, comment_id, clock())
-                    outbox.done(conn, job, self.name, now=clock())
-
-                await self.kb.db.write(expand_and_finish)
-                return
             else:
                 raise ValueError(f"unknown topic {job.topic!r}")
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            give_up_after = timedelta(hours=self.kb.settings.outbox_give_up_hours)
-            gave_up = await self.kb.db.write(
-                lambda conn: outbox.failed(
-                    conn, job, self.name, error, now=clock(), give_up_after=give_up_after
-                )
-            )
-            level = logging.ERROR if gave_up else logging.WARNING
-            log.log(level, "%s %s (try %d): %s", status.described(job),
-                    "given up" if gave_up else "failed", job.attempts,
-                    status.mask_addresses(error))  # fmt: skip
+            await self._failed(job, exc, clock())
             return
         await self.kb.db.write(lambda conn: outbox.done(conn, job, self.name, now=clock()))
 
+    async def _failed(self, job: outbox.Job, exc: Exception, now: datetime) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        give_up_after = timedelta(hours=self.kb.settings.outbox_give_up_hours)
+        gave_up = await self.kb.db.write(
+            lambda conn: outbox.failed(
+                conn, job, self.name, error, now=now, give_up_after=give_up_after
+            )
+        )
+        level = logging.ERROR if gave_up else logging.WARNING
+        log.log(level, "%s %s (try %d): %s", status.described(job),
+                "given up" if gave_up else "failed", job.attempts,
+                status.mask_addresses(error))  # fmt: skip
+
     # -- a comment became visible: one mail per subscriber who wants it
+
+    async def _fan_out(self, job: outbox.Job, clock: Callable[[], datetime]) -> None:
+        comment_id = int(job.payload["comment_id"])
+
+        def tx(conn: Connection) -> bool:
+            if not outbox.renew(conn, job, self.name, now=clock(), lease=self.lease):
+                return False
+            self._expand(conn, comment_id, clock())
+            outbox.done(conn, job, self.name, now=clock())
+            return True
+
+        try:
+            mine = await self.kb.db.write(tx)
+        except Exception as exc:
+            await self._failed(job, exc, clock())
+            return
+        if not mine:
+            log.warning("%s: lease ran out before its turn; left to the next claim",
+                        status.described(job))  # fmt: skip
 
     def _page_link(self, thread: Any, comment_id: int) -> str:
         base = thread.url or self.kb.settings.public_origin + (
@@ -190,12 +223,7 @@ class Worker:
 
     def _queue_digests(self, conn: Connection, now: datetime) -> None:
         cutoff = now - timedelta(seconds=self.kb.settings.digest_interval_seconds)
-        due = conn.execute(
-            sa.select(digest_items.c.subscriber_id)
-            .group_by(digest_items.c.subscriber_id)
-            .having(sa.func.min(digest_items.c.created_at) <= cutoff)
-        ).scalars().all()  # fmt: skip
-        for sid in due:
+        for sid in _due_digests(conn, cutoff):
             sub = conn.execute(sa.select(subscribers).where(subscribers.c.id == sid)).one()
             rows = conn.execute(
                 sa.select(digest_items.c.id, comments.c.id.label("comment_id"),
@@ -224,3 +252,14 @@ class Worker:
                 last = max(r.id for r in rows)
                 outbox.enqueue(conn, "mail", f"digest:{sid}:{last}", payload, at=now)
             conn.execute(sa.delete(digest_items).where(digest_items.c.id.in_([r.id for r in rows])))
+
+
+def _due_digests(conn: Connection, cutoff: datetime) -> list[int]:
+    """Subscribers whose oldest collected comment is older than the cutoff."""
+    return list(
+        conn.execute(
+            sa.select(digest_items.c.subscriber_id)
+            .group_by(digest_items.c.subscriber_id)
+            .having(sa.func.min(digest_items.c.created_at) <= cutoff)
+        ).scalars()
+    )
