@@ -22,6 +22,8 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
+from kibitz.linkify import FastLinkify
+
 TAGS = {
     "p", "br", "hr", "blockquote", "pre", "code", "em", "strong", "del", "s",
     "a", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -60,6 +62,7 @@ def _renderer(images: bool, raw_html: RawHtml) -> MarkdownIt:
     options = {"html": raw_html == "drop", "linkify": True, "typographer": False}
     md = MarkdownIt("commonmark", options)
     md.enable(["linkify", "strikethrough"])
+    md.linkify = FastLinkify()
     md.validateLink = _safe_link  # type: ignore[method-assign]
     if not images:
         md.add_render_rule("image", _image_as_text)
