@@ -33,6 +33,8 @@ LINK_REL = "nofollow ugc noopener"
 _EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>\n?")
 RawHtml = Literal["drop", "text"]
 RAW_HTML_MODES: tuple[RawHtml, ...] = ("drop", "text")
+# nh3.Cleaner holds a built sanitiser: nh3.clean builds one from its arguments on every call
+_TEXT_ONLY = nh3.Cleaner(tags=set(), strip_comments=True)
 
 
 def _image_as_text(
@@ -53,7 +55,7 @@ def _block_as_text(
 ) -> str:
     """A block of raw HTML: its text as a paragraph, without the tags; nh3 drops what is
     not text (script and style with their content, comments) and escapes the rest."""
-    text = nh3.clean(tokens[idx].content, tags=set(), strip_comments=True).strip()
+    text = _TEXT_ONLY.clean(tokens[idx].content).strip()
     return f"<p>{text}</p>\n" if text else ""
 
 
@@ -76,7 +78,8 @@ def _safe_link(url: str) -> bool:
     return scheme in ("", *URL_SCHEMES)
 
 
-def sanitise(html: str, *, images: bool = False, new_tab: bool = True) -> str:
+@functools.lru_cache(maxsize=4)
+def _cleaner(images: bool, new_tab: bool) -> nh3.Cleaner:
     tags = TAGS | ({"img"} if images else set())
     attributes: dict[str, set[str]] = {"a": {"href", "title"}}
     if images:
@@ -84,8 +87,7 @@ def sanitise(html: str, *, images: bool = False, new_tab: bool = True) -> str:
     extra: dict[str, Any] = {}
     if new_tab:
         extra["set_tag_attribute_values"] = {"a": {"target": "_blank"}}
-    return nh3.clean(
-        html,
+    return nh3.Cleaner(
         tags=tags,
         attributes=attributes,
         url_schemes=URL_SCHEMES,
@@ -93,6 +95,10 @@ def sanitise(html: str, *, images: bool = False, new_tab: bool = True) -> str:
         strip_comments=True,
         **extra,
     )
+
+
+def sanitise(html: str, *, images: bool = False, new_tab: bool = True) -> str:
+    return _cleaner(images, new_tab).clean(html)
 
 
 def render(
