@@ -182,6 +182,11 @@ def _flags(
 _decoder = msgspec.msgpack.Decoder(SourceComment)
 
 
+def ready() -> None:
+    """Nothing: a worker process that runs it has imported this module and what it needs,
+    which is most of the time its first plan would take."""
+
+
 def make_plan(
     settings: Settings,
     signer: Signer,
