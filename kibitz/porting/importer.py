@@ -666,9 +666,10 @@ class _Workers:
         cores = os.cpu_count() or 1
         if self.pool is not None or cores < 2:
             return
-        self.pool = ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("spawn"))
-        for _ in range(cores):  # a task finds no idle process yet: each starts one
-            self.pool.submit(planning.ready)
+        spawn = multiprocessing.get_context("spawn")
+        self.pool = ProcessPoolExecutor(cores, mp_context=spawn, initializer=planning.ready)
+        for _ in range(cores):  # any task: none finds an idle process yet, so each starts one
+            self.pool.submit(os.getpid)
 
     def shutdown(self) -> None:
         if self.pool is not None:
