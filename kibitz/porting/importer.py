@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -661,17 +662,23 @@ class _Workers:
 
     def __init__(self) -> None:
         self.pool: ProcessPoolExecutor | None = None
+        # start() runs in the reading thread, which goes on when the import is cancelled
+        self._lock = threading.Lock()
+        self._closed = False
 
     def start(self) -> None:
         cores = os.cpu_count() or 1
-        if self.pool is not None or cores < 2:
-            return
-        spawn = multiprocessing.get_context("spawn")
-        self.pool = ProcessPoolExecutor(cores, mp_context=spawn, initializer=planning.ready)
-        for _ in range(cores):  # any task: none finds an idle process yet, so each starts one
-            self.pool.submit(os.getpid)
+        with self._lock:
+            if self.pool is not None or self._closed or cores < 2:
+                return
+            spawn = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(cores, mp_context=spawn, initializer=planning.ready)
+            for _ in range(cores):  # any task: none finds an idle process yet: each starts one
+                self.pool.submit(os.getpid)
 
     def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
 
