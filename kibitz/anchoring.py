@@ -87,6 +87,17 @@ def _clusters(data: str) -> Iterator[str]:
         i = j
 
 
+def _plain(data: str) -> bool:
+    """Whether each code point of the text is a cluster of its own (no combining marks)
+    that NFC leaves as it is: true of ASCII, and of any text in NFC without marks (a code
+    point of a text in NFC is in NFC alone)."""
+    if data.isascii():
+        return True
+    if not unicodedata.is_normalized("NFC", data):
+        return False
+    return not any(unicodedata.category(ch)[0] == "M" for ch in set(data))
+
+
 class _Text:
     """Builds normalised text from pieces of text and block boundaries."""
 
@@ -100,6 +111,18 @@ class _Text:
             self.space = True
 
     def add(self, data: str) -> None:
+        if _plain(data):  # the common case, without looking at each character in Python
+            for i, piece in enumerate(_SPACE_RUN.split(data)):
+                if i:
+                    self.boundary()
+                if piece:
+                    self.parts.append(piece)
+                    self.space = False
+            return
+        self.add_clusters(data)
+
+    def add_clusters(self, data: str) -> None:
+        """The definition, cluster by cluster (what ``add`` does in any case)."""
         for cluster in _clusters(data):
             if _IS_SPACE.match(cluster):
                 self.boundary()
@@ -124,6 +147,9 @@ class _Walker(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.out = _Text()
         self.stack: list[bool] = []  # open elements: does this one hide its contents?
+
+    def updatepos(self, i: int, j: int) -> int:
+        return j  # the parser counts lines for getpos(), which nothing here asks for
 
     def _hidden(self) -> bool:
         return any(self.stack)

@@ -22,6 +22,8 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
+from kibitz.linkify import FastLinkify
+
 TAGS = {
     "p", "br", "hr", "blockquote", "pre", "code", "em", "strong", "del", "s",
     "a", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -31,6 +33,8 @@ LINK_REL = "nofollow ugc noopener"
 _EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>\n?")
 RawHtml = Literal["drop", "text"]
 RAW_HTML_MODES: tuple[RawHtml, ...] = ("drop", "text")
+# nh3.Cleaner holds a built sanitiser: nh3.clean builds one from its arguments on every call
+_TEXT_ONLY = nh3.Cleaner(tags=set(), strip_comments=True)
 
 
 def _image_as_text(
@@ -51,7 +55,7 @@ def _block_as_text(
 ) -> str:
     """A block of raw HTML: its text as a paragraph, without the tags; nh3 drops what is
     not text (script and style with their content, comments) and escapes the rest."""
-    text = nh3.clean(tokens[idx].content, tags=set(), strip_comments=True).strip()
+    text = _TEXT_ONLY.clean(tokens[idx].content).strip()
     return f"<p>{text}</p>\n" if text else ""
 
 
@@ -60,6 +64,7 @@ def _renderer(images: bool, raw_html: RawHtml) -> MarkdownIt:
     options = {"html": raw_html == "drop", "linkify": True, "typographer": False}
     md = MarkdownIt("commonmark", options)
     md.enable(["linkify", "strikethrough"])
+    md.linkify = FastLinkify()
     md.validateLink = _safe_link  # type: ignore[method-assign]
     if not images:
         md.add_render_rule("image", _image_as_text)
@@ -73,7 +78,8 @@ def _safe_link(url: str) -> bool:
     return scheme in ("", *URL_SCHEMES)
 
 
-def sanitise(html: str, *, images: bool = False, new_tab: bool = True) -> str:
+@functools.lru_cache(maxsize=4)
+def _cleaner(images: bool, new_tab: bool) -> nh3.Cleaner:
     tags = TAGS | ({"img"} if images else set())
     attributes: dict[str, set[str]] = {"a": {"href", "title"}}
     if images:
@@ -81,8 +87,7 @@ def sanitise(html: str, *, images: bool = False, new_tab: bool = True) -> str:
     extra: dict[str, Any] = {}
     if new_tab:
         extra["set_tag_attribute_values"] = {"a": {"target": "_blank"}}
-    return nh3.clean(
-        html,
+    return nh3.Cleaner(
         tags=tags,
         attributes=attributes,
         url_schemes=URL_SCHEMES,
@@ -90,6 +95,10 @@ def sanitise(html: str, *, images: bool = False, new_tab: bool = True) -> str:
         strip_comments=True,
         **extra,
     )
+
+
+def sanitise(html: str, *, images: bool = False, new_tab: bool = True) -> str:
+    return _cleaner(images, new_tab).clean(html)
 
 
 def render(

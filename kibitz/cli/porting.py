@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,10 @@ def import_cmd(
     async def work(kb: Kibitz) -> Any:
         with file.open("rb") as f:
             return await import_file(kb, f, options, bar)
+
+    # what is loaded by now lives until the command ends: the collector need not walk it in
+    # every full collection, nor once more at exit (0.4 s after a large import's report)
+    gc.freeze()
 
     try:
         report = run(work)

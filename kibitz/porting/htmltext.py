@@ -72,9 +72,16 @@ _BACKTICKS = re.compile(r"`+")
 
 
 _EDGE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+# any character one of the escapes below changes: most text has none, and is left as it is
+_TO_ESCAPE = re.compile(r"[\\`*\[\]<>~|&_]")
+_SPACES = re.compile(r"\s+")
+# white space that _SPACES changes: any but a space, or two in a row
+_ODD_SPACE = re.compile(r"[^\S ]| \s")
 
 
 def _escape_inline(text: str) -> str:
+    if not _TO_ESCAPE.search(text):
+        return text
     text = _INLINE_SPECIAL.sub(r"\\\1", text)
     text = _ENTITY_LIKE.sub(r"\\&", text)
     # `_` emphasises only at a word's edge (CommonMark's flanking rules): escape just those
@@ -154,7 +161,8 @@ class _Converter(HTMLParser):
 
     def _flush(self) -> None:
         text = self.block.text()
-        lines = [ln.strip() for ln in text.split("\n")]
+        # a block that holds nothing but white space (between two tags) is common
+        lines = [ln.strip() for ln in text.split("\n")] if text and not text.isspace() else []
         while lines and not lines[-1]:
             lines.pop()
         while lines and not lines[0]:
@@ -181,6 +189,9 @@ class _Converter(HTMLParser):
 
     def _emit(self, markdown: str) -> None:
         self.block.parts.append(markdown)
+
+    def updatepos(self, i: int, j: int) -> int:
+        return j  # the parser counts lines for getpos(), which nothing here asks for
 
     # -- the parser's callbacks
 
@@ -331,8 +342,9 @@ class _Converter(HTMLParser):
         if self.code:
             self._emit(data)
             return
-        text = re.sub(r"\s+", " ", data)
-        self._emit(_escape_inline(text))
+        if _ODD_SPACE.search(data):
+            data = _SPACES.sub(" ", data)
+        self._emit(_escape_inline(data))
 
     def result(self) -> str:
         if self.pre is not None:

@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -236,10 +237,14 @@ def _isso_sqlite(original: IO[bytes] | None, joined: _Joined) -> Iterator[Record
 
 
 def stage(
-    file: IO[bytes], options: ImportOptions, report: ImportReport, progress: Progress | None = None
-) -> Staging:
-    """Parse the whole file into a staging store (synchronous: run it in a thread)."""
+    file: IO[bytes], options: ImportOptions, report: ImportReport, progress: Progress | None = None,
+    large: Callable[[], None] | None = None,
+) -> Staging:  # fmt: skip
+    """Parse the whole file into a staging store (synchronous: run it in a thread). ``large``
+    is called, from this thread, once the file has shown itself large (PARALLEL_FROM
+    comments read)."""
     staging = Staging()
+    kept = 0
     try:
         for record in _records(file, options, report, progress):
             if isinstance(record, SourceComment):
@@ -247,6 +252,10 @@ def stage(
                 if wrong:
                     report.skip(Skip(kind="comment", id=str(record.id), reason=wrong,
                                      where=str(record.where)))  # fmt: skip
+                else:
+                    kept += 1
+                    if kept == PARALLEL_FROM and large is not None:
+                        large()
             elif isinstance(record, SourceThread):
                 wrong = staging.add_thread(record)
                 if wrong:
@@ -645,12 +654,33 @@ async def _write_batch(
                 report.statuses[status] = report.statuses.get(status, 0) + 1
 
 
-def _pool(comments: int) -> ProcessPoolExecutor | None:
-    """Worker processes to render a large import on every core (a small one is quicker
-    without starting them)."""
-    if comments < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
-        return None
-    return ProcessPoolExecutor(os.cpu_count(), mp_context=multiprocessing.get_context("spawn"))
+class _Workers:
+    """The worker processes a large import renders in, on every core, started as soon as
+    reading shows the file is large: each takes seconds to start (Python, then kibitz's
+    modules), which reading, on one core, leaves the others free to spend. A small import is
+    quicker without them."""
+
+    def __init__(self) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+        # start() runs in the reading thread, which goes on when the import is cancelled
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def start(self) -> None:
+        cores = os.cpu_count() or 1
+        with self._lock:
+            if self.pool is not None or self._closed or cores < 2:
+                return
+            spawn = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(cores, mp_context=spawn, initializer=planning.ready)
+            for _ in range(cores):  # any task: none finds an idle process yet: each starts one
+                self.pool.submit(os.getpid)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
 
 
 async def import_file(
@@ -659,13 +689,14 @@ async def import_file(
     """Import an export of another system. Raises ImportFailed when the file cannot be read
     as that format at all (nothing is written then)."""
     report = ImportReport(format=options.format, source=options.label, dry_run=options.dry_run)
-    staging = await asyncio.to_thread(stage, file, options, report, progress)
-    pool = None
+    workers = _Workers()
+    staging: Staging | None = None
     try:
+        staging = await asyncio.to_thread(stage, file, options, report, progress, workers.start)
         groups = await asyncio.to_thread(_groups, staging, options, report)
         keys = [g.key for g in groups]
         before = await kb.db.read(lambda conn: _known_up_front(conn, options.label, keys))
-        pool = _pool(staging.comment_count())
+        pool = workers.pool
         # enough threads in flight that the workers render while this process writes
         window = 64 if pool is not None else 2
         now = thread_service.now()
@@ -692,7 +723,7 @@ async def import_file(
     finally:
         for task in pending if "pending" in locals() else ():
             task.cancel()
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-        staging.close()
+        workers.shutdown()
+        if staging is not None:
+            staging.close()
     return report

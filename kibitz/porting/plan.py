@@ -13,6 +13,7 @@ rendered like new comments, authors cleaned, and the invariants a reader relies 
 
 from __future__ import annotations
 
+import gc
 import html
 import re
 from collections import defaultdict
@@ -180,6 +181,13 @@ def _flags(
 
 
 _decoder = msgspec.msgpack.Decoder(SourceComment)
+
+
+def ready() -> None:
+    """A worker process's start. To run this, it has imported this module and all a plan
+    needs; those objects live as long as the process, so the collector is told to leave them
+    alone, rather than walk them in every full collection and once more at exit (0.4 s)."""
+    gc.freeze()
 
 
 def make_plan(
