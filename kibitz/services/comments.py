@@ -174,7 +174,7 @@ def shown(row: Any) -> Comment:
 # built once, with bound parameters: posting runs each of them (building a statement
 # costs SQLAlchemy more than SQLite takes to run it)
 _ROW = sa.select(comments).where(comments.c.id == sa.bindparam("c"))
-_INSERT = sa.insert(comments).returning(comments.c.id)
+_INSERT = sa.insert(comments).returning(*comments.c)
 
 
 def _row(conn: Connection, comment_id: int) -> Any:
@@ -309,7 +309,8 @@ async def create(
             "body_hash": digest,
             "passage_id": passage_id,
         }
-        comment_id = conn.execute(_INSERT, values).scalar_one()
+        row = conn.execute(_INSERT, values).one()
+        comment_id = row.id
         if email is not None and status != "spam":  # no mail to addresses a bot typed in
             if data.notify != "none":
                 subscriptions.add(conn, kb, email, data.notify, thread.id, now=created)
@@ -317,14 +318,8 @@ async def create(
                 subscriptions.add(conn, kb, email, "comment", thread.id, comment_id, now=created)
         if status == "approved":
             _became_visible(conn, parent.id if parent is not None else None)
-            thread_service.bump(
-                conn,
-                thread.id,
-                comment_count=threads.c.comment_count + 1,
-                last_comment_at=created,
-            )
+            thread_service.comment_added(conn, thread.id, created)
             announce(conn, kb, comment_id, key, "comment.created", now=created)
-        row = _row(conn, comment_id)
         if status == "approved":
             appeared = live.shown(public(row), root_id=row.root_id, depth=row.depth)
             live.record(conn, thread.id, "comment", appeared, now=created)
