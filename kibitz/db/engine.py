@@ -59,6 +59,9 @@ def _sqlite_engine(url: URL, *, writer: bool, size: int) -> Engine:
         poolclass=QueuePool,
         pool_size=size,
         max_overflow=0,
+        # every use ends its transaction itself (``_transaction``): no ROLLBACK on return,
+        # which on the writer is one more call, made while other writers wait
+        pool_reset_on_return=None,
         connect_args={"check_same_thread": False, "timeout": 10},
     )
 

@@ -53,17 +53,28 @@ _NEXT = (
     .values(event_seq=threads.c.event_seq + 1)
     .returning(threads.c.event_seq, threads.c.comment_count, threads.c.key)
 )
+_NEXT_ADDED = _NEXT.values(
+    version=threads.c.version + 1,
+    comment_count=threads.c.comment_count + 1,
+    last_comment_at=sa.bindparam("at"),
+)
 _APPEND = sa.insert(events)
 
 
 def record(
-    conn: Connection, thread_id: int, kind: str, payload: dict[str, Any], *, now: datetime
-) -> int:
+    conn: Connection, thread_id: int, kind: str, payload: dict[str, Any], *, now: datetime,
+    comment_added: bool = False,
+) -> int:  # fmt: skip
     """Append an event to the thread's log in the caller's transaction; return its number.
 
-    Call it after the change itself, so that ``count`` is the count after the change.
+    Call it after the change itself, so that ``count`` is the count after the change; with
+    ``comment_added`` the change is one more visible comment: the thread's count, version
+    and latest comment time change in the same statement (posting runs one fewer).
     """
-    row = conn.execute(_NEXT, {"t": thread_id}).one()
+    if comment_added:
+        row = conn.execute(_NEXT_ADDED, {"t": thread_id, "at": now}).one()
+    else:
+        row = conn.execute(_NEXT, {"t": thread_id}).one()
     data = msgspec.json.encode({"thread": row.key, "count": row.comment_count, **payload})
     conn.execute(
         _APPEND,

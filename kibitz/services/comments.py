@@ -262,10 +262,16 @@ async def create(
     created = at or thread_service.now()
     digest = policies.body_hash(body)
     length = len(policies.normalise(body))
-    # the site's settings, with the thread's own policy over them
-    settings = (
-        await kb.db.read(lambda conn: thread_policy.settings_for(conn, s, key)) if checks else s
-    )
+    settings, ban = s, None
+    if checks:
+
+        def look_up(conn: Connection) -> tuple[Settings, Any]:
+            # the site's settings with the thread's own policy over them; the reader's ban
+            return thread_policy.settings_for(conn, s, key), bans.active(
+                conn, kb, email=email, voter_id=who.voter_id, ip_hash=who.ip_hash, now=created
+            )
+
+        settings, ban = await kb.db.read(look_up)
     offensive, findings = await _screen(
         settings, checks=checks, key=key, body=body, html=html, name=name, email=email,
         url=url, parent_id=data.parent_id, who=who, honeypot=data.honeypot, form=form,
@@ -286,7 +292,7 @@ async def create(
         if checks:
             verdict = policies.decide(
                 conn, kb, thread=thread, who=who, email=email, findings=findings,
-                digest=digest, length=length, now=created,
+                digest=digest, length=length, now=created, ban=ban,
             )  # fmt: skip
         status = verdict.status
         values = {
@@ -318,11 +324,10 @@ async def create(
                 subscriptions.add(conn, kb, email, "comment", thread.id, comment_id, now=created)
         if status == "approved":
             _became_visible(conn, parent.id if parent is not None else None)
-            thread_service.comment_added(conn, thread.id, created)
             announce(conn, kb, comment_id, key, "comment.created", now=created)
-        if status == "approved":
             appeared = live.shown(public(row), root_id=row.root_id, depth=row.depth)
-            live.record(conn, thread.id, "comment", appeared, now=created)
+            # the thread's count, version and latest comment time, with the event
+            live.record(conn, thread.id, "comment", appeared, now=created, comment_added=True)
         moderator_alerts.tell_moderators(conn, kb, row, key)
         return row, verdict
 

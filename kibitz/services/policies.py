@@ -149,11 +149,13 @@ def decide(
     digest: str | None,
     length: int,
     now: datetime,
+    ban: Any,
 ) -> Verdict:
-    """In the comment's transaction: raise for a banned reader, else the comment's status."""
-    ban = bans.refuse_if_banned(
-        conn, kb, email=email, voter_id=who.voter_id, ip_hash=who.ip_hash, now=now
-    )
+    """In the comment's transaction: raise for a banned reader, else the comment's status.
+    ``ban`` is the reader's ban (``bans.active``), looked up before the transaction: the
+    writers of the whole site queue behind it."""
+    if ban is not None and not ban.shadow:
+        raise bans.refusal(ban)
     if ban is not None:
         return Verdict(
             "spam", [Finding("shadow_ban", "spam", f"ban {ban.id}"), *findings], "approved"

@@ -103,9 +103,6 @@ _BUMP = (
     .where(threads.c.id == sa.bindparam("t"))
     .values(version=threads.c.version + 1)
 )
-_COMMENT_ADDED = _BUMP.values(
-    comment_count=threads.c.comment_count + 1, last_comment_at=sa.bindparam("at")
-)
 
 
 def get_row(conn: Connection, key: str) -> Any:
@@ -130,11 +127,6 @@ def insert_if_absent(
 def bump(conn: Connection, thread_id: int, **changes: Any) -> None:
     """Record that what readers of the thread see has changed."""
     conn.execute(_BUMP.values(**changes) if changes else _BUMP, {"t": thread_id})
-
-
-def comment_added(conn: Connection, thread_id: int, at: datetime) -> None:
-    """``bump``, with one more visible comment, the latest at ``at``."""
-    conn.execute(_COMMENT_ADDED, {"t": thread_id, "at": at})
 
 
 async def create(kb: Kibitz, data: NewThread) -> ThreadInfo:

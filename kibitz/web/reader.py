@@ -34,9 +34,9 @@ _PLAIN = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~:")
 
 class ReaderCookie(Cookie):
     """The reader's cookies, their header written directly: Litestar goes through
-    ``http.cookies.SimpleCookie`` (64 µs a cookie against 3 µs; a new reader's comment sets
-    two). The header is the one SimpleCookie writes (attributes in its order); a cookie this does not
-    cover (an expiry date, a domain, a value to quote) is left to it."""
+    ``http.cookies.SimpleCookie`` (64 µs a cookie against 3 µs; a new reader's comment
+    sets two). The header is the one SimpleCookie writes (attributes in its order); a
+    cookie this does not cover (an expiry date, a domain, a value to quote) is left to it."""
 
     partitioned: ClassVar[bool] = False
 
