@@ -98,6 +98,20 @@ def manager(settings: Settings) -> pluggy.PluginManager:
     return _manager(tuple(settings.moderation_plugins))
 
 
+def builtin_only(settings: Settings) -> bool:
+    """Whether only kibitz's own checks run: they look at the text alone and never wait (no
+    network, no files), so they may run on the event loop rather than a worker thread."""
+    return _builtin_only(tuple(settings.moderation_plugins))
+
+
+@functools.lru_cache(maxsize=8)
+def _builtin_only(extra: tuple[str, ...]) -> bool:
+    from kibitz.services import checks
+
+    own = {id(plugin) for plugin in checks.BUILTIN}
+    return all(id(plugin) in own for plugin in _manager(extra).get_plugins())
+
+
 def check(settings: Settings, comment: Candidate) -> list[Finding]:
     """Every finding of every check (blocking: run it on a worker thread)."""
     found: list[Finding] = []

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kibitz import plugins
 from kibitz.app import create_app
 from kibitz.services import audit, policies, thread_policy
 from tests.conftest import ORIGIN
@@ -281,6 +282,16 @@ async def test_a_plugin_module_adds_checks(make_client: Any) -> None:
     )
     assert [r[0] for r in rows] == ["approved", "pending", "spam"]
     assert "shouting" in rows[1][1] and "watches" in rows[2][1]
+    # a plugin may wait on the network: the checks leave the event loop for a thread
+    assert not plugins.builtin_only(client.kb.settings)
+
+
+async def test_own_checks_alone_run_on_the_event_loop(make_client: Any) -> None:
+    client = await moderated(make_client, moderation="none", moderation_max_links=1)
+    assert plugins.builtin_only(client.kb.settings)
+    await post_comment(client, "A calm remark, see https://harbour.example/a")
+    two = "See https://harbour.example/a and https://harbour.example/b"
+    await post_comment(client, two, expect=202)  # held, by a check run on the loop
 
 
 # -- held comments: visible to their author, and nobody else
