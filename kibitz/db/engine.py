@@ -74,7 +74,10 @@ def _sqlite_engine(url: URL, *, writer: bool, size: int) -> Engine:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA cache_size=-32000")
+        # 8 MB of pages per connection (three a process): what is not cached comes from the
+        # operating system's file cache. With 32 MB, a one-worker server peaked at 156 MB
+        # in the benchmark; with 8 MB, at 150 MB, reading and writing as fast (2026-11-27)
+        cur.execute("PRAGMA cache_size=-8000")
         cur.close()
 
     @event.listens_for(engine, "begin")
