@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from kibitz.context import Kibitz
 from kibitz.db.tables import comments, digest_items, subscribers, threads
 from kibitz.mail import backends, messages, outbox, status, webhooks
+from kibitz.services import comments as comment_service
 from kibitz.services import subscriptions as subs
 
 log = logging.getLogger("kibitz.worker")
@@ -186,7 +187,7 @@ class Worker:
         return f"{base}#kibitz-comment-{comment_id}"
 
     def _expand(self, conn: Connection, comment_id: int, now: datetime) -> None:
-        comment = conn.execute(sa.select(comments).where(comments.c.id == comment_id)).first()
+        comment = comment_service.get_row(conn, comment_id)
         if comment is None or comment.status != "approved":
             return  # deleted or held since: nobody hears of it
         thread = conn.execute(sa.select(threads).where(threads.c.id == comment.thread_id)).one()

@@ -177,7 +177,8 @@ _ROW = sa.select(comments).where(comments.c.id == sa.bindparam("c"))
 _INSERT = sa.insert(comments).returning(*comments.c)
 
 
-def _row(conn: Connection, comment_id: int) -> Any:
+def get_row(conn: Connection, comment_id: int) -> Any:
+    """The comment's row, whatever its status; None when there is none."""
     return conn.execute(_ROW, {"c": comment_id}).first()
 
 
@@ -192,7 +193,7 @@ def _no_such_thread() -> NotFound:
 def _check_parent(conn: Connection, parent_id: int | None, thread_id: int) -> Any:
     if parent_id is None:
         return None
-    parent = _row(conn, parent_id)
+    parent = get_row(conn, parent_id)
     if parent is None or parent.status in ("pending", "spam", "rejected"):
         raise Invalid("unknown_parent", "There is no such comment to reply to.", "parent_id")
     if parent.thread_id != thread_id:
@@ -203,7 +204,7 @@ def _check_parent(conn: Connection, parent_id: int | None, thread_id: int) -> An
         raise Conflict(
             "parent_deleted", "That comment was deleted; it takes no replies.", "parent_id"
         )
-    root = parent if parent.root_id is None else _row(conn, parent.root_id)
+    root = parent if parent.root_id is None else get_row(conn, parent.root_id)
     if root is not None and root.replies_closed_at is not None:
         raise Forbidden(
             "replies_closed", "A moderator closed this conversation to new replies.", "parent_id"
@@ -455,10 +456,10 @@ def _tell_streams(
     """Record, for open event streams, how a status change looks on the page: a comment (and
     placeholders above it) appearing, a comment turning into a placeholder or back, or
     comments leaving the page."""
-    row = _row(conn, comment_id)
+    row = get_row(conn, comment_id)
     if after and not before:
         for ancestor_id in reversed(appeared):  # outermost first, so each has its parent
-            ancestor = _row(conn, ancestor_id)
+            ancestor = get_row(conn, ancestor_id)
             placeholder = live.shown(shown(ancestor), root_id=ancestor.root_id,
                                      depth=ancestor.depth)  # fmt: skip
             live.record(conn, row.thread_id, "comment", placeholder, now=now)
@@ -475,14 +476,14 @@ def _tell_streams(
 
 def tell_streams_edited(conn: Connection, comment_id: int, *, now: datetime) -> None:
     """A comment on the page changed in place (its text, pin or feature): tell streams."""
-    row = _row(conn, comment_id)
+    row = get_row(conn, comment_id)
     if row.status == "approved":
         live.record(conn, row.thread_id, "edit", live.edited(shown(row)), now=now)
 
 
 def _own(kb: Kibitz, conn: Connection, comment_id: int, token: str | None, at: datetime) -> Any:
     """The comment, if the token is its edit token and the window is still open."""
-    row = _row(conn, comment_id)
+    row = get_row(conn, comment_id)
     if row is None or row.status in ("spam", "rejected"):
         raise NotFound("comment_not_found", "There is no such comment.")
     if row.status == "deleted":
@@ -548,7 +549,7 @@ async def edit(
             if on_page(row.status, row.reply_count):
                 thread_service.bump(conn, row.thread_id)
                 tell_streams_edited(conn, comment_id, now=when)
-        after = _row(conn, comment_id)
+        after = get_row(conn, comment_id)
         if findings and row.status == "approved":
             moderator_alerts.tell_moderators(conn, kb, after, key, why="edited")
         return after, key
@@ -573,7 +574,7 @@ async def delete(
             conn, kb, row, "deleted", key=key, now=when, deleted_at=when, body_md="",
             body_html="", author_name="", author_email=None, author_url=None, body_hash=None,
         )  # fmt: skip
-        return _row(conn, comment_id), key
+        return get_row(conn, comment_id), key
 
     after, key = await kb.db.write(tx)
     kb.cache.invalidate(key)

@@ -22,9 +22,9 @@ from kibitz.models import Comment
 from kibitz.services import audit, policies
 from kibitz.services import threads as thread_service
 from kibitz.services.comments import (
-    _row,
     change_status,
     check_body,
+    get_row,
     on_page,
     public,
     render,
@@ -143,7 +143,7 @@ async def act(kb: Kibitz, actor: audit.Actor, comment_ids: list[int], action: st
     def tx(conn: Connection) -> tuple[Outcome, set[str]]:
         outcome, keys = Outcome(), set()
         for comment_id in ids:
-            row = _row(conn, comment_id)
+            row = get_row(conn, comment_id)
             if row is None:
                 outcome.skipped.append((comment_id, "no such comment"))
                 continue
@@ -174,7 +174,7 @@ async def decide(
     now = thread_service.now()
 
     def tx(conn: Connection) -> tuple[Any, str]:
-        row = _row(conn, comment_id)
+        row = get_row(conn, comment_id)
         if row is None:
             raise NotFound("comment_not_found", "There is no such comment.")
         if row.status != "pending":
@@ -185,7 +185,7 @@ async def decide(
                 "a newer mail has the links for it now."
             )  # fmt: skip
         key, _ = _apply(conn, kb, actor, row, action, now)
-        return _row(conn, comment_id), key
+        return get_row(conn, comment_id), key
 
     row, key = await kb.db.write(tx)
     kb.cache.invalidate(key)
@@ -200,7 +200,7 @@ async def edit(kb: Kibitz, actor: audit.Actor, comment_id: int, body: str) -> Co
     now = thread_service.now()
 
     def tx(conn: Connection) -> tuple[Any, str]:
-        row = _row(conn, comment_id)
+        row = get_row(conn, comment_id)
         if row is None or (row.status == "deleted" and not row.body_md):
             raise NotFound("comment_not_found", "There is no such comment.")
         if row.body_md == text:
@@ -230,7 +230,7 @@ async def edit(kb: Kibitz, actor: audit.Actor, comment_id: int, body: str) -> Co
             after={"body": text},
             now=now,
         )
-        return _row(conn, comment_id), thread_service.key_of(conn, row.thread_id)
+        return get_row(conn, comment_id), thread_service.key_of(conn, row.thread_id)
 
     row, key = await kb.db.write(tx)
     kb.cache.invalidate(key)

@@ -14,7 +14,7 @@ from kibitz.db.tables import reports
 from kibitz.models import Reader, ReportIn, ReportResult
 from kibitz.services import audit, bans, moderator_alerts, policies, thread_policy
 from kibitz.services import threads as thread_service
-from kibitz.services.comments import _row, change_status
+from kibitz.services.comments import change_status, get_row
 from kibitz.services.errors import Conflict, Forbidden, NotFound
 
 MAX_NOTE = 500
@@ -37,7 +37,7 @@ async def report(kb: Kibitz, comment_id: int, who: Reader, data: ReportIn) -> Re
     now = thread_service.now()
 
     def tx(conn: Connection) -> tuple[ReportResult, str | None]:
-        row = _row(conn, comment_id)
+        row = get_row(conn, comment_id)
         if row is None or row.status in ("pending", "spam", "rejected"):
             raise NotFound("comment_not_found", "There is no such comment.")
         if row.status == "deleted":
@@ -80,7 +80,7 @@ async def report(kb: Kibitz, comment_id: int, who: Reader, data: ReportIn) -> Re
             after={"status": "pending", "reports": n},
             now=now,
         )
-        moderator_alerts.tell_moderators(conn, kb, _row(conn, comment_id), key, why="reported")
+        moderator_alerts.tell_moderators(conn, kb, get_row(conn, comment_id), key, why="reported")
         return ReportResult("reported"), key
 
     result, held_key = await kb.db.write(tx)

@@ -14,6 +14,7 @@ from kibitz.live import events as live
 from kibitz.mail import webhooks
 from kibitz.models import Reader, VoteResult
 from kibitz.services import bans
+from kibitz.services import comments as comment_service
 from kibitz.services import threads as thread_service
 from kibitz.services.errors import Conflict, Forbidden, Invalid, NotFound
 from kibitz.services.reading import wilson_lower_bound
@@ -40,7 +41,6 @@ _WILSON = (
     .where(comments.c.id == sa.bindparam("c"))
     .values(wilson=sa.bindparam("wilson"))
 )
-_COMMENT = sa.select(comments).where(comments.c.id == sa.bindparam("c"))
 
 
 def _apply(conn: Connection, comment: Any, voter_id: str, value: int) -> tuple[Any, bool]:
@@ -82,7 +82,7 @@ def _vote(
     conn: Connection, kb: Kibitz, comment_id: int, voter_id: str, value: int,
     ip_hash: str | None = None,
 ) -> tuple[Any, bool, str]:  # fmt: skip
-    comment = conn.execute(_COMMENT, {"c": comment_id}).first()
+    comment = comment_service.get_row(conn, comment_id)
     if comment is None or comment.status in ("pending", "spam", "rejected"):
         raise NotFound("comment_not_found", "There is no such comment.")
     if comment.status == "deleted":
