@@ -27,12 +27,10 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("kibitz.bus")
 
@@ -75,8 +73,21 @@ class LocalBus:
         return True
 
 
+def redis_down() -> tuple[type[BaseException], ...]:
+    """What a Redis command raises when Redis cannot be reached. The redis package (6 MB of
+    memory in every worker) is imported with the first client: a site without Redis never
+    loads it."""
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError)
+
+
 def connect(url: str, *, timeout: float = 2.0) -> Redis:
     """A client that fails fast: a request must never hang on a Redis that does not answer."""
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
     # one immediate retry: enough for a pooled connection that died with a restarted Redis
     client: Redis = Redis.from_url(
         url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=0,
@@ -129,7 +140,7 @@ class RedisBus:
     async def ping(self) -> bool:
         try:
             return bool(await self.redis.ping())
-        except (RedisError, OSError):
+        except redis_down():
             return False
 
     async def start(self) -> None:
@@ -145,7 +156,7 @@ class RedisBus:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._outgoing:  # announce what is left once (also: a command run from the shell)
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*redis_down()):
                 for scope in self._outgoing:
                     await self.redis.publish(self.channel, f"{self._origin}\n{scope}".encode())
         await self.redis.aclose()  # type: ignore[no-untyped-call,unused-ignore]
@@ -162,7 +173,7 @@ class RedisBus:
                         for scope in scopes:
                             pipe.publish(self.channel, f"{self._origin}\n{scope}".encode())
                         await pipe.execute()
-                except (RedisError, OSError) as exc:
+                except redis_down() as exc:
                     self.failed_publishes += 1
                     log.warning("cannot announce changes to Redis (will retry): %s", exc)
                     await asyncio.sleep(backoff)
@@ -178,7 +189,7 @@ class RedisBus:
             pubsub = self.redis.pubsub()
             try:
                 await self._listen(pubsub)
-            except (RedisError, OSError) as exc:
+            except redis_down() as exc:
                 if self._subscribed:
                     log.warning("lost Redis; caches bypassed until it is back: %s", exc)
             finally:

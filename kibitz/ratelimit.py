@@ -17,10 +17,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from kibitz.bus import redis_down
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
 
 log = logging.getLogger("kibitz.ratelimit")
 
@@ -176,7 +179,7 @@ class RedisRateLimiter:
             args += [name, subject or "", allowed, per]
         try:
             waits = await self._script(keys=[], args=args)
-        except (RedisError, OSError) as exc:
+        except redis_down() as exc:
             self.failures += 1
             log.warning("rate limits counted per process while Redis is away: %s", exc)
             return await self._fallback.check(wanted)

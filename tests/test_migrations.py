@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
-from kibitz.db import migrate
+from kibitz.db import migrate, revision
 from kibitz.db.engine import Database
 from kibitz.db.search import not_search_object
 from kibitz.db.tables import campaign_goals, metadata
@@ -166,5 +166,23 @@ async def test_the_ledger_guards_after_migrating_are_the_declared_ones(
             assert f"$${body}$$" in declared[0]
         await migrate.downgrade(db, "0012")
         assert await db.run(_ledger_guards) != found  # the check can fail
+    finally:
+        await db.dispose()
+
+
+def test_the_head_read_from_the_files_is_alembic_s() -> None:
+    assert revision.heads() == {migrate.head_revision()}
+
+
+async def test_serve_knows_without_alembic_when_there_is_something_to_migrate(
+    empty_database: str,
+) -> None:
+    assert not await revision.at_head(empty_database)  # nothing applied yet
+    db = Database(empty_database)
+    try:
+        await migrate.upgrade(db)
+        assert await revision.at_head(empty_database)
+        await migrate.downgrade(db, "-1")
+        assert not await revision.at_head(empty_database)  # one behind
     finally:
         await db.dispose()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -78,3 +82,26 @@ async def test_metrics_with_a_token(make_client: Any) -> None:
     # the new comment queued its fan-out in the outbox
     assert 'kibitz_outbox_rows{status="queued"} 1.0' in text
     assert "process_resident_memory_bytes" in text
+
+
+def test_a_worker_loads_only_what_its_site_uses(tmp_path: Path) -> None:
+    """A SQLite site without Redis or webhooks builds its app without Redis's client, the
+    PostgreSQL driver, the HTTP client or Alembic: 20 MB less in every worker."""
+    script = (
+        "import sys\n"
+        "from kibitz.app import app_from_env\n"
+        "app_from_env()\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    env = {
+        **os.environ,
+        "KIBITZ_DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite'}",
+        "KIBITZ_SECRET_KEY": SECRET,
+    }
+    env.pop("KIBITZ_REDIS_URL", None)
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    loaded = set(out.stdout.split())
+    assert {"kibitz", "litestar", "sqlalchemy"} <= loaded  # it did build the app
+    assert loaded.isdisjoint({"redis", "asyncpg", "httpx", "alembic", "mako", "pygments"})

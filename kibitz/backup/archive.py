@@ -26,7 +26,6 @@ from sqlalchemy.types import TypeDecorator
 from kibitz import __version__
 from kibitz.backup.rules import RULES, Exclude, Export
 from kibitz.context import Kibitz
-from kibitz.db import migrate
 from kibitz.db.tables import metadata
 from kibitz.services.errors import ServiceError
 from kibitz.settings import Settings, setting_fields
@@ -202,6 +201,10 @@ async def export(
     kb: Kibitz, out: IO[bytes], *, gzipped: bool, progress: Callable[[int], None] | None = None
 ) -> int:
     """Write the archive to ``out``; returns the number of rows written."""
+    # Alembic (and Mako, which loads Pygments' lexers) is 6 MB in every web worker, where
+    # only this export needs it
+    from kibitz.db import migrate
+
     schema = await migrate.current_revision(kb.db)
     head = migrate.head_revision()
     if schema != head:

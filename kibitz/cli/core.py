@@ -25,7 +25,10 @@ def serve(host: str | None, port: int | None, workers: int | None, no_migrate: b
 
     settings = load_or_exit()
     if settings.auto_migrate and not no_migrate:
-        _migrate()
+        from kibitz.db import revision
+
+        if not asyncio.run(revision.at_head(settings.database_url)):
+            _migrate()
     uvicorn.run(
         "kibitz.app:app_from_env",
         factory=True,

@@ -14,10 +14,13 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from kibitz.bus import redis_down
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
 
 log = logging.getLogger("kibitz.live")
 
@@ -107,7 +110,7 @@ class RedisSlots:
             ok = await self._acquire(
                 keys=[self._prefix + client], args=[self.per_client, self._lease_ms, token]
             )
-        except (RedisError, OSError) as exc:
+        except redis_down() as exc:
             log.warning("stream limits counted per process while Redis is away: %s", exc)
             local = await self._fallback.acquire(client)
             if local is not None:
@@ -120,7 +123,7 @@ class RedisSlots:
             await self._fallback.renew(client, token)
             return
         # on failure the lease runs out by itself; the stream keeps going
-        with contextlib.suppress(RedisError, OSError):
+        with contextlib.suppress(*redis_down()):
             await self._renew(keys=[self._prefix + client], args=[self._lease_ms, token])
 
     async def release(self, client: str, token: str) -> None:
@@ -128,5 +131,5 @@ class RedisSlots:
             self._local_tokens.discard(token)
             await self._fallback.release(client, token)
             return
-        with contextlib.suppress(RedisError, OSError):  # else the lease runs out by itself
+        with contextlib.suppress(*redis_down()):  # else the lease runs out by itself
             await self._redis.zrem(self._prefix + client, token)

@@ -9,13 +9,15 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlalchemy import Connection
 
 from kibitz.mail import outbox
 from kibitz.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 EVENTS = (
     "comment.created", "comment.approved", "comment.deleted", "vote.changed",

@@ -13,9 +13,8 @@ import os
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
@@ -24,6 +23,9 @@ from kibitz.db.tables import comments, digest_items, subscribers, threads
 from kibitz.mail import backends, messages, outbox, status, webhooks
 from kibitz.services import comments as comment_service
 from kibitz.services import subscriptions as subs
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("kibitz.worker")
 
@@ -137,6 +139,10 @@ class Worker:
                 await self.backend.send(message)
             elif job.topic == "webhook":
                 if self.http is None:
+                    # imported with the first webhook: 6 MB per worker, for sites that have
+                    # webhooks
+                    import httpx
+
                     self.http = httpx.AsyncClient()
                 await webhooks.deliver(self.http, self.kb.settings, job.payload)
             else:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from typing import Any
 
-import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -110,7 +110,7 @@ def _out_of_range(exc: BaseException) -> bool:
     value (SQLSTATE class 22)."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, (OverflowError, DataError, asyncpg.exceptions.DataError)):
+        if isinstance(seen, (OverflowError, DataError)) or _asyncpg_refused(seen):
             return True
         seen = seen.__cause__
     return False
@@ -147,3 +147,10 @@ HANDLERS: dict[type[Exception], Any] = {
     HTTPException: http_error,
     Exception: internal_error,
 }
+
+
+def _asyncpg_refused(exc: BaseException) -> bool:
+    """asyncpg's DataError. Looked up among the loaded modules: asyncpg is loaded only with
+    a PostgreSQL database (3 MB per worker), and nothing it did not load raised it."""
+    asyncpg = sys.modules.get("asyncpg")
+    return asyncpg is not None and isinstance(exc, asyncpg.exceptions.DataError)
