@@ -563,3 +563,30 @@ async def test_moderators_can_hear_of_every_new_comment(make_client: Any, smtp: 
     text = Inbox.text(mail)
     assert "Published at once" in text and "/admin/comments/" in text
     assert "/moderate?token=" not in text  # nothing to approve: no action links
+
+
+async def test_a_comment_nobody_can_hear_of_gives_the_worker_nothing_to_do(
+    make_client: Any, smtp: Any
+) -> None:
+    inbox, port = smtp
+    reader, writer, worker = await setup(make_client, port)
+    await worker.drain()
+
+    async def fan_outs() -> int:
+        return await reader.kb.db.read(lambda c: c.execute(
+            sa.select(sa.func.count()).where(outbox.c.topic == "fanout")).scalar_one())  # fmt: skip
+
+    before = await fan_outs()
+    first = await post_comment(writer, "Nobody listens yet", author_name="Bo")
+    await post_comment(writer, "A reply nobody asked for", author_name="Cy", parent_id=first["id"])
+    assert await fan_outs() == before  # no subscription anywhere: no job
+    await reader.post("/api/v1/subscriptions", json={"email": "nadia@example.org",
+                                                     "thread": THREAD})  # fmt: skip
+    await worker.drain()
+    await confirm(reader, inbox, "nadia@example.org")
+    await post_comment(writer, "Now somebody does", author_name="Bo")
+    assert await fan_outs() == before + 1
+    await worker.drain()
+    confirmation, notification = inbox.to("nadia@example.org")
+    assert "Confirm" in confirmation["Subject"]
+    assert "Now somebody does" in Inbox.text(notification)

@@ -275,7 +275,7 @@ async def create(
                 conn, kb, email=email, voter_id=who.voter_id, ip_hash=who.ip_hash, now=created
             )
 
-        settings, ban = await kb.db.read(look_up)
+        settings, ban = await kb.db.peek(look_up)
     offensive, findings = await _screen(
         settings, checks=checks, key=key, body=body, html=html, name=name, email=email,
         url=url, parent_id=data.parent_id, who=who, honeypot=data.honeypot, form=form,
@@ -328,7 +328,7 @@ async def create(
                 subscriptions.add(conn, kb, email, "comment", thread.id, comment_id, now=created)
         if status == "approved":
             _became_visible(conn, parent.id if parent is not None else None)
-            announce(conn, kb, comment_id, key, "comment.created", now=created)
+            announce(conn, kb, row, key, "comment.created", now=created)
             appeared = live.shown(public(row), root_id=row.root_id, depth=row.depth)
             # the thread's count, version and latest comment time, with the event
             live.record(conn, thread.id, "comment", appeared, now=created, comment_added=True)
@@ -349,16 +349,19 @@ async def create(
 
 
 def announce(
-    conn: Connection, kb: Kibitz, comment_id: int, thread_key: str, event: str, *,
+    conn: Connection, kb: Kibitz, row: Any, thread_key: str, event: str, *,
     now: datetime, version: int = 0,
 ) -> None:  # fmt: skip
-    """A comment became visible: queue its notifications and webhooks in this transaction.
-    Readers hear of a comment once (the fan-out is keyed by the comment); each publication
-    is a webhook event of its own (keyed by the comment's status version)."""
-    outbox.enqueue(conn, "fanout", f"fanout:comment:{comment_id}", {"comment_id": comment_id},
-                   at=now)  # fmt: skip
-    webhooks.emit(conn, kb.settings, event, f"{comment_id}:v{version}",
-                  {"id": comment_id, "thread": thread_key}, now=now)  # fmt: skip
+    """A comment (``row``) became visible: queue its notifications and webhooks in this
+    transaction. Readers hear of a comment once (the fan-out is keyed by the comment), and
+    only when a subscription could ask for it (most comments have no one to tell: no job
+    for the worker); each publication is a webhook event of its own (keyed by the
+    comment's status version)."""
+    if subscriptions.anyone_listening(conn, row.thread_id, row.parent_id):
+        outbox.enqueue(conn, "fanout", f"fanout:comment:{row.id}", {"comment_id": row.id},
+                       at=now)  # fmt: skip
+    webhooks.emit(conn, kb.settings, event, f"{row.id}:v{version}",
+                  {"id": row.id, "thread": thread_key}, now=now)  # fmt: skip
 
 
 _ONE_MORE_REPLY = (
@@ -442,7 +445,7 @@ def change_status(
     elif changes:
         conn.execute(sa.update(threads).where(threads.c.id == row.thread_id).values(**changes))
     if delta > 0:
-        announce(conn, kb, row.id, key, "comment.approved", now=now, version=version)
+        announce(conn, kb, row, key, "comment.approved", now=now, version=version)
     elif delta < 0:
         event = "comment.deleted" if status == "deleted" else "comment.hidden"
         webhooks.emit(conn, kb.settings, event, f"{row.id}:v{version}",

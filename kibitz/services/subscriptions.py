@@ -279,6 +279,29 @@ def _asking_for(conn: Connection, comment: Any) -> sa.ColumnElement[bool]:
     return sa.and_(subscribers.c.confirmed_at.is_not(None), sa.or_(*wanted))
 
 
+def anyone_listening(conn: Connection, thread_id: int, parent_id: int | None) -> bool:
+    """Whether any subscription could ask to hear of a new comment in this thread with this
+    parent (confirmed or not, and whoever wrote the parent: ``recipients`` decides); when
+    none can, there is nothing to fan out."""
+    params = {"t": thread_id, "p": parent_id, "reply": parent_id is not None}
+    return conn.execute(_LISTENING, params).first() is not None
+
+
+# built once: every new comment asks it
+_LISTENING = sa.select(sa.literal(1)).where(
+    sa.or_(
+        sa.exists().where(
+            subscriptions.c.thread_id == sa.bindparam("t"),
+            sa.or_(
+                subscriptions.c.kind == "thread",
+                sa.and_(subscriptions.c.kind == "replies", sa.bindparam("reply")),
+            ),
+        ),
+        sa.exists().where(subscriptions.c.comment_id == sa.bindparam("p")),
+    )
+)
+
+
 def recipients(conn: Connection, comment: Any) -> list[Any]:
     """Confirmed subscribers to tell about ``comment`` (with the subscription that asks for
     it): each at most once, never the comment's own author."""

@@ -1,5 +1,7 @@
-"""SQLite's writes that wait for the writer thread commit together (group commit): each
-still commits or rolls back on its own, and each caller hears only of its own."""
+"""Where SQLite's queries run. Writes that wait for the writer thread commit together
+(group commit): each still commits or rolls back on its own, and each caller hears only of
+its own. Small reads (``peek``) run on the event loop's own connection and see every
+committed write."""
 
 from __future__ import annotations
 
@@ -134,3 +136,36 @@ async def test_a_cancelled_caller_s_write_still_lands(db: Database) -> None:
             break
         await asyncio.sleep(0.01)
     assert await _texts(db) == ["sent before the reader left"]
+
+
+async def test_a_peek_sees_every_write_committed_before_it(db: Database) -> None:
+    def count(conn: Connection) -> int:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(NOTES)).scalar_one())
+
+    assert await db.peek(count) == 0
+    for i in range(1, 4):
+        await db.write(_add(f"note {i}"))
+        assert await db.peek(count) == i  # its snapshot is not kept from the last peek
+
+
+async def test_peeks_from_two_threads_at_once_both_answer(db: Database) -> None:
+    await db.write(_add("shared"))
+    inside = threading.Event()
+    leave = threading.Event()
+
+    def slow(conn: Connection) -> list[str]:
+        inside.set()
+        assert leave.wait(10)
+        return list(conn.execute(sa.select(NOTES.c.text)).scalars())
+
+    def other_thread() -> list[str]:
+        return asyncio.run(db.peek(slow))
+
+    first = asyncio.ensure_future(asyncio.to_thread(other_thread))
+    assert await asyncio.to_thread(inside.wait, 10)
+    # the peek connection is busy in the other thread: this one reads through a reader
+    assert await db.peek(lambda conn: list(conn.execute(sa.select(NOTES.c.text)).scalars())) == [
+        "shared"
+    ]
+    leave.set()
+    assert await first == ["shared"]
