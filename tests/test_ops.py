@@ -60,7 +60,9 @@ async def test_metrics_with_a_token(make_client: Any) -> None:
     assert (await c.get("/metrics")).status_code == 403
     wrong = await c.get("/metrics", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 403
-    await post_comment(c, "hello")
+    # the author asks to hear of follow-ups: a confirmation mail and, since someone now
+    # listens, the comment's fan-out wait in the outbox
+    await post_comment(c, "hello", author_email="al@example.org", notify="thread")
     await read_thread(c)
     await read_thread(c)
     await c.get("/api/v1/nothing-here")
@@ -79,8 +81,7 @@ async def test_metrics_with_a_token(make_client: Any) -> None:
     )
     assert "kibitz_cache_hits_total 1.0" in text and "kibitz_cache_misses_total 1.0" in text
     assert "kibitz_streams_open 0.0" in text
-    # the new comment queued its fan-out in the outbox
-    assert 'kibitz_outbox_rows{status="queued"} 1.0' in text
+    assert 'kibitz_outbox_rows{status="queued"} 2.0' in text
     assert "process_resident_memory_bytes" in text
 
 
