@@ -141,7 +141,7 @@ class Database:
         """Like ``read``, for a read of a few rows found by key (one thread's settings, a
         reader's ban). On SQLite it runs right here, on the event loop's own connection: the
         hop to a reader thread and back costs more than such a read (in-process, a post's
-        two lookups took 480 µs of CPU through a reader thread, 100 µs here). A read that
+        two lookups took 480 µs of CPU through a reader thread, 145 µs here). A read that
         scans or returns many rows blocks the loop here: give it to ``read``."""
         if self.readers is None or not self._peek_lock.acquire(blocking=False):
             return await self.read(fn)  # PostgreSQL; or another thread is peeking

@@ -116,6 +116,13 @@ def _out_of_range(exc: BaseException) -> bool:
     return False
 
 
+def _asyncpg_refused(exc: BaseException) -> bool:
+    """asyncpg's DataError. Looked up among the loaded modules: asyncpg is loaded only with
+    a PostgreSQL database (3 MB per worker), and nothing it did not load raised it."""
+    asyncpg = sys.modules.get("asyncpg")
+    return asyncpg is not None and isinstance(exc, asyncpg.exceptions.DataError)
+
+
 def value_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A value in the request that no column can hold (a number past 64 bits): the
     request's fault, answered 422; anything else the database refused is ours: a 500,
@@ -147,10 +154,3 @@ HANDLERS: dict[type[Exception], Any] = {
     HTTPException: http_error,
     Exception: internal_error,
 }
-
-
-def _asyncpg_refused(exc: BaseException) -> bool:
-    """asyncpg's DataError. Looked up among the loaded modules: asyncpg is loaded only with
-    a PostgreSQL database (3 MB per worker), and nothing it did not load raised it."""
-    asyncpg = sys.modules.get("asyncpg")
-    return asyncpg is not None and isinstance(exc, asyncpg.exceptions.DataError)
