@@ -130,8 +130,7 @@ class Worker:
             await self._fan_out(job, clock)
             return
         if not await self.kb.db.write(still_mine):
-            log.warning("%s: lease ran out before its turn; left to the next claim",
-                        status.described(job))  # fmt: skip
+            _lease_lost(job)
             return
         try:
             if job.topic == "mail":
@@ -183,8 +182,7 @@ class Worker:
             await self._failed(job, exc, clock())
             return
         if not mine:
-            log.warning("%s: lease ran out before its turn; left to the next claim",
-                        status.described(job))  # fmt: skip
+            _lease_lost(job)
 
     def _page_link(self, thread: Any, comment_id: int) -> str:
         base = thread.url or self.kb.settings.public_origin + (
@@ -270,3 +268,7 @@ def _due_digests(conn: Connection, cutoff: datetime) -> list[int]:
             .having(sa.func.min(digest_items.c.created_at) <= cutoff)
         ).scalars()
     )
+
+
+def _lease_lost(job: outbox.Job) -> None:
+    log.warning("%s: lease ran out before its turn; left to the next claim", status.described(job))

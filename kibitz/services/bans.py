@@ -86,7 +86,11 @@ def refuse_if_banned(
     now: datetime,
 ) -> Any:
     """Raise for an outright ban; return a shadow ban (or None) for the caller to apply."""
-    ban = active(conn, kb, email=email, voter_id=voter_id, ip_hash=ip_hash, now=now)
+    return refuse(active(conn, kb, email=email, voter_id=voter_id, ip_hash=ip_hash, now=now))
+
+
+def refuse(ban: Any) -> Any:
+    """Raise for an outright ban (a row of ``active``); return a shadow ban, or None."""
     if ban is not None and not ban.shadow:
         raise refusal(ban)
     return ban

@@ -154,9 +154,7 @@ def decide(
     """In the comment's transaction: raise for a banned reader, else the comment's status.
     ``ban`` is the reader's ban (``bans.active``), looked up before the transaction: the
     writers of the whole site queue behind it."""
-    if ban is not None and not ban.shadow:
-        raise bans.refusal(ban)
-    if ban is not None:
+    if bans.refuse(ban) is not None:
         return Verdict(
             "spam", [Finding("shadow_ban", "spam", f"ban {ban.id}"), *findings], "approved"
         )
